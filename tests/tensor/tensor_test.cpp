@@ -1,0 +1,46 @@
+#include <catch2/catch.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "modelmix/tensor/eigen_view.hpp"
+#include "modelmix/tensor/tensor.hpp"
+#include "modelmix/tensor/xtensor_view.hpp"
+
+using namespace modelmix;
+
+TEST_CASE("tensor stores row-major data with a shape", "[tensor]") {
+  Tensor<float> t(Shape{2, 3, 4});
+  CHECK(t.numel() == 24);
+  CHECK(t.shape().stride(0) == 12);
+  CHECK(t.shape().stride(2) == 1);
+  t(1, 2, 3) = 5.0f;
+  CHECK(t[23] == 5.0f);
+  t(0, 1, 0) = 2.0f;
+  CHECK(t[4] == 2.0f);
+  Tensor<double> d(Shape{2}, 1.5);
+  CHECK(d[1] == 1.5);
+}
+
+TEST_CASE("tensor rejects inconsistent shapes", "[tensor]") {
+  CHECK_THROWS_WITH((Tensor<float>(Shape{2, 2}, std::vector<float>{1, 2, 3})), Catch::Contains("do not fill shape [2, 2]"));
+  Tensor<float> t(Shape{2, 3});
+  CHECK_THROWS_WITH(t.reshape(Shape{4, 2}), Catch::Contains("[2, 3] has 6 elements"));
+  CHECK_THROWS_WITH(Shape({2, -1}), Catch::Contains("negative extent"));
+  Tensor<float> a(Shape{2}), b(Shape{3});
+  CHECK_THROWS_WITH(a += b, Catch::Contains("shape [3] into [2]"));
+}
+
+TEST_CASE("xtensor and Eigen views share the tensor's storage", "[tensor]") {
+  Tensor<float> t(Shape{2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  auto x = as_xtensor(t);
+  CHECK(x(1, 0) == 4.0f);
+  x = x * 2.0f;  // writes through
+  CHECK(t[5] == 12.0f);
+  auto m = as_matrix(t, 2, 3);
+  CHECK(m(0, 2) == 6.0f);
+  m(1, 1) = -1.0f;
+  CHECK(t(1, 1) == -1.0f);
+  CHECK(m.data() == t.data());
+  const Tensor<float>& ct = t;
+  CHECK(as_matrix(ct, 3, 2)(2, 1) == 12.0f);
+  CHECK_THROWS(as_matrix(t, 4, 2));
+}
