@@ -9,7 +9,7 @@ namespace modelmix::test {
 template <class T = double>
 Tensor<T> random_tensor(Shape shape, unsigned seed, T lo = T(-1), T hi = T(1)) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(double(lo), double(hi));
+  std::uniform_real_distribution<double> u{double(lo), double(hi)};
   Tensor<T> t(std::move(shape));
   for (index_t i = 0; i < t.numel(); ++i) t[i] = T(u(rng));
   return t;

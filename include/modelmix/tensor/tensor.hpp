@@ -1,6 +1,6 @@
 #pragma once
 // Tensor<T, Device>: a shape plus contiguous row-major storage, with value semantics
-// (copying copies the data; moving is free). Views onto the storage for xtensor and Eigen
+// (copying copies the data; moving is free). Storage is 64-byte aligned. Views onto the storage for xtensor and Eigen
 // live in tensor/xtensor_view.hpp and tensor/eigen_view.hpp.
 //
 // Only host storage exists in the header-only core; the CUDA backend brings its own
@@ -13,6 +13,7 @@
 #include "modelmix/core/device.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/core/shape.hpp"
+#include "modelmix/tensor/aligned_allocator.hpp"
 
 namespace modelmix {
 
@@ -28,7 +29,7 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(Shape shape) : shape_(std::move(shape)), data_(static_cast<std::size_t>(shape_.numel()), T(0)) {}
   Tensor(Shape shape, T fill) : shape_(std::move(shape)), data_(static_cast<std::size_t>(shape_.numel()), fill) {}
-  Tensor(Shape shape, std::vector<T> values) : shape_(std::move(shape)), data_(std::move(values)) {
+  Tensor(Shape shape, const std::vector<T>& values) : shape_(std::move(shape)), data_(values.begin(), values.end()) {
     MODELMIX_REQUIRE(static_cast<index_t>(data_.size()) == shape_.numel(), "Tensor: ", data_.size(),
                      " values do not fill shape ", shape_);
   }
@@ -43,8 +44,8 @@ class Tensor {
   [[nodiscard]] const T* data() const { return data_.data(); }
   [[nodiscard]] std::span<T> span() { return data_; }
   [[nodiscard]] std::span<const T> span() const { return data_; }
-  [[nodiscard]] std::vector<T>& storage() { return data_; }
-  [[nodiscard]] const std::vector<T>& storage() const { return data_; }
+  [[nodiscard]] aligned_vector<T>& storage() { return data_; }
+  [[nodiscard]] const aligned_vector<T>& storage() const { return data_; }
 
   T& operator[](index_t i) { return data_[static_cast<std::size_t>(i)]; }
   const T& operator[](index_t i) const { return data_[static_cast<std::size_t>(i)]; }
@@ -91,7 +92,7 @@ class Tensor {
   }
 
   Shape shape_;
-  std::vector<T> data_;
+  aligned_vector<T> data_;  // 64-byte aligned: see tensor/aligned_allocator.hpp
 };
 
 template <class T>

@@ -1,0 +1,19 @@
+#pragma once
+// Subcommands of modelmix-cardiac. Each lives in its own .cpp and registers itself on the
+// application with add_<name>_command(app); main.cpp calls them. A command reports bad input
+// by throwing modelmix::error (one line, naming the file); main prints it and exits with 2.
+#include <CLI/CLI.hpp>
+
+namespace modelmix_cardiac {
+
+#if MODELMIX_CARDIAC_WITH_NIFTI
+// evaluate --pred DIR --labels DIR --report FILE [--spacing-from labels|pred] [--labels-set acdc|mscmr]
+void add_evaluate_command(CLI::App& app);
+#endif
+
+#if MODELMIX_CARDIAC_WITH_MONTAGE
+// montage --images DIR [--scribbles DIR] [--pred DIR] [--labels DIR] --out DIR [--slices N]
+void add_montage_command(CLI::App& app);
+#endif
+
+}  // namespace modelmix_cardiac

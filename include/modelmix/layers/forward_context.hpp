@@ -1,0 +1,24 @@
+#pragma once
+// What every layer's forward receives besides the tape and the input.
+//
+//   training  BatchNorm uses batch statistics and updates its running ones; Dropout drops.
+//   seed      the step's randomness. A Dropout layer draws its mask from hash(seed, its own
+//             stream id), so two runs with the same seed and the same network drop the same
+//             units. Vary it per step (e.g. seed = step counter).
+//   mixing    network-level mixing (layers/mix_bindings.hpp): a Mixable layer whose address is
+//             bound there runs the mixed computation instead of its own; nullptr = no mixing.
+#include <cstdint>
+
+namespace modelmix::layers {
+
+template <class T>
+class mix_bindings;
+
+template <class T>
+struct forward_context {
+  bool training = false;
+  std::uint64_t seed = 0;
+  const mix_bindings<T>* mixing = nullptr;
+};
+
+}  // namespace modelmix::layers

@@ -1,0 +1,22 @@
+#pragma once
+// Every layer of modelmix::layers, the layer contract, traversal and mixing (layer-level views
+// and network-level mixing without copies).
+#include "modelmix/layers/activation.hpp"
+#include "modelmix/layers/batch_norm.hpp"
+#include "modelmix/layers/bias.hpp"
+#include "modelmix/layers/check.hpp"
+#include "modelmix/layers/concepts.hpp"
+#include "modelmix/layers/conv2d.hpp"
+#include "modelmix/layers/dropout.hpp"
+#include "modelmix/layers/forward_context.hpp"
+#include "modelmix/layers/init.hpp"
+#include "modelmix/layers/mix_bindings.hpp"
+#include "modelmix/layers/mix_options.hpp"
+#include "modelmix/layers/mixed_layer.hpp"
+#include "modelmix/layers/mixed_network.hpp"
+#include "modelmix/layers/pooling.hpp"
+#include "modelmix/layers/select.hpp"
+#include "modelmix/layers/sequential.hpp"
+#include "modelmix/layers/traversal.hpp"
+#include "modelmix/layers/upsample.hpp"
+#include "modelmix/layers/zip_visit.hpp"

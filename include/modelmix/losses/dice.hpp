@@ -1,0 +1,155 @@
+#pragma once
+// Soft Dice loss on softmax probabilities with scribble (partial) targets.
+//
+//   p [N, C, H, W]  probabilities;  y [N, C, H, W]  one-hot/soft targets, unlabeled = all-zero
+//   s = options.smooth
+//
+// dice_variant::scribbled (default; our decision, see docs/METHOD.md):
+//   m[n,h,w] = 1 if Σ_c y[n,c,h,w] > 0 (the pixel carries a scribble), else 0
+//   per class c, pooled over the whole batch:
+//     I_c = Σ m·p_c·y_c,  P_c = Σ m·p_c,  Y_c = Σ m·y_c
+//   dice = 1 − (1/K) Σ_{c: Y_c > 0} (2·I_c + s) / (P_c + Y_c + s),   K = #{c : Y_c > 0}
+//   Classes absent from the batch's scribbles are left out of the mean (they have no region to
+//   overlap with; their false positives on scribbled pixels still lower the true class's I_c).
+//   Pooling over the batch rather than per sample keeps the ratio stable on sparse scribbles.
+//   No scribbled pixel (K = 0): loss 0 with zero gradient, the same convention as pce.
+//
+// dice_variant::global (the original code, SetCriterion.multiDice):
+//   dice = 1 − (2·Σ p·y + s) / (Σ p + Σ y + s)       one ratio over n, c, h, w, all pixels
+//   Unlabeled pixels still count through Σ p. The original adds its 1e-10 to every element of
+//   2·p·y before summing (numerator 2·Σp·y + 1e-10·numel); the difference is at most
+//   C·1e-10, far below float resolution. dice_options::original() gives s = 1e-10.
+//
+// Gradients (per present class c for scribbled, the single ratio for global; A = 2I + s,
+// B = P + Y + s, masked by m for scribbled and divided by K there):
+//   ∂/∂p = −(2·y·B − A) / B²        ∂/∂y = −(2·p·B − A) / B²
+// Gradients into y at classes absent from the scribbles are zero (presence is a step).
+#include <vector>
+
+#include "modelmix/autograd/tape.hpp"
+#include "modelmix/core/error.hpp"
+
+namespace modelmix::losses {
+
+enum class dice_variant { scribbled, global };
+
+struct dice_options {
+  dice_variant variant = dice_variant::scribbled;
+  double smooth = 1e-5;
+
+  // The original ModelMix code's Dice term.
+  [[nodiscard]] static dice_options original() { return {dice_variant::global, 1e-10}; }
+};
+
+namespace detail {
+
+template <class T>
+Var<T> dice_global(Tape<T>& tape, const Var<T>& p, const Var<T>& y, double smooth) {
+  const Tensor<T>& pv = p.value();
+  const Tensor<T>& yv = y.value();
+  const index_t count = pv.numel();
+  double inter = 0, psum = 0, ysum = 0;
+#pragma omp parallel for reduction(+ : inter, psum, ysum)
+  for (index_t i = 0; i < count; ++i) {
+    inter += double(pv[i]) * double(yv[i]);
+    psum += double(pv[i]);
+    ysum += double(yv[i]);
+  }
+  const double a = 2 * inter + smooth, b = psum + ysum + smooth;
+  const double loss = b > 0 ? 1 - a / b : 0.0;
+  return tape.record("dice.global", Tensor<T>(Shape{1}, T(loss)), {p, y}, [&tape, p, y, a, b](const Tensor<T>& g) {
+    if (!(b > 0)) return;
+    const double scale = double(g[0]) / (b * b);
+    const Tensor<T>& pv = p.value();
+    const Tensor<T>& yv = y.value();
+    const index_t count = pv.numel();
+    if (Tensor<T>* gp = tape.grad_slot(p)) {
+      T* out = gp->data();
+#pragma omp parallel for
+      for (index_t i = 0; i < count; ++i) out[i] += T(-scale * (2 * double(yv[i]) * b - a));
+    }
+    if (Tensor<T>* gy = tape.grad_slot(y)) {
+      T* out = gy->data();
+#pragma omp parallel for
+      for (index_t i = 0; i < count; ++i) out[i] += T(-scale * (2 * double(pv[i]) * b - a));
+    }
+  });
+}
+
+template <class T>
+Var<T> dice_scribbled(Tape<T>& tape, const Var<T>& p, const Var<T>& y, double smooth) {
+  const Tensor<T>& pv = p.value();
+  const Tensor<T>& yv = y.value();
+  const index_t n = pv.dim(0), classes = pv.dim(1), plane = pv.dim(2) * pv.dim(3);
+
+  // Which pixels carry a scribble, computed once and kept for backward.
+  std::vector<unsigned char> mask(static_cast<std::size_t>(n * plane));
+#pragma omp parallel for
+  for (index_t k = 0; k < n * plane; ++k) {
+    const index_t b = k / plane, i = k % plane;
+    double sum = 0;
+    for (index_t c = 0; c < classes; ++c) sum += double(yv[(b * classes + c) * plane + i]);
+    mask[static_cast<std::size_t>(k)] = sum > 0;
+  }
+
+  // Per class: a = 2I + s, b = P + Y + s; b < 0 marks a class absent from the scribbles.
+  std::vector<double> a(static_cast<std::size_t>(classes)), b(static_cast<std::size_t>(classes));
+  double ratio_sum = 0;
+  index_t present = 0;
+  for (index_t c = 0; c < classes; ++c) {
+    double inter = 0, psum = 0, ysum = 0;
+#pragma omp parallel for reduction(+ : inter, psum, ysum)
+    for (index_t k = 0; k < n * plane; ++k) {
+      if (!mask[static_cast<std::size_t>(k)]) continue;
+      const index_t at = ((k / plane) * classes + c) * plane + k % plane;
+      inter += double(pv[at]) * double(yv[at]);
+      psum += double(pv[at]);
+      ysum += double(yv[at]);
+    }
+    a[static_cast<std::size_t>(c)] = 2 * inter + smooth;
+    b[static_cast<std::size_t>(c)] = ysum > 0 ? psum + ysum + smooth : -1.0;
+    if (ysum > 0) {
+      ratio_sum += a[static_cast<std::size_t>(c)] / b[static_cast<std::size_t>(c)];
+      ++present;
+    }
+  }
+  const double loss = present > 0 ? 1 - ratio_sum / double(present) : 0.0;
+
+  return tape.record(
+      "dice.scribbled", Tensor<T>(Shape{1}, T(loss)), {p, y},
+      [&tape, p, y, mask = std::move(mask), a = std::move(a), b = std::move(b), present](const Tensor<T>& g) {
+        if (present == 0) return;
+        const Tensor<T>& pv = p.value();
+        const Tensor<T>& yv = y.value();
+        const index_t n = pv.dim(0), classes = pv.dim(1), plane = pv.dim(2) * pv.dim(3);
+        Tensor<T>* gp = tape.grad_slot(p);
+        Tensor<T>* gy = tape.grad_slot(y);
+        for (index_t c = 0; c < classes; ++c) {
+          const double bc = b[static_cast<std::size_t>(c)], ac = a[static_cast<std::size_t>(c)];
+          if (bc < 0) continue;
+          const double scale = double(g[0]) / (double(present) * bc * bc);
+#pragma omp parallel for
+          for (index_t k = 0; k < n * plane; ++k) {
+            if (!mask[static_cast<std::size_t>(k)]) continue;
+            const index_t at = ((k / plane) * classes + c) * plane + k % plane;
+            if (gp) (*gp)[at] += T(-scale * (2 * double(yv[at]) * bc - ac));
+            if (gy) (*gy)[at] += T(-scale * (2 * double(pv[at]) * bc - ac));
+          }
+        }
+      });
+}
+
+}  // namespace detail
+
+template <class T>
+[[nodiscard]] Var<T> dice(const Var<T>& p, const Var<T>& y, dice_options options = {}) {
+  Tape<T>& tape = autograd::common_tape("dice", {p, y});
+  MODELMIX_REQUIRE(p.value().rank() == 4, "dice: probabilities must be [N, C, H, W]; got shape ", p.shape());
+  MODELMIX_REQUIRE(p.shape() == y.shape(), "dice: targets of shape ", y.shape(), " do not match probabilities ",
+                   p.shape());
+  MODELMIX_REQUIRE(options.smooth >= 0, "dice: smooth must be non-negative; got ", options.smooth);
+  return options.variant == dice_variant::global ? detail::dice_global(tape, p, y, options.smooth)
+                                                 : detail::dice_scribbled(tape, p, y, options.smooth);
+}
+
+}  // namespace modelmix::losses

@@ -1,0 +1,72 @@
+#pragma once
+// Partial cross-entropy: cross-entropy over the scribbled pixels only.
+//
+//   p [N, C, H, W]  softmax probabilities
+//   y [N, C, H, W]  one-hot targets (soft after mixup); unlabeled pixels are all-zero vectors
+//
+//   pce(p, y) = −Σ y·log(p + ε) / Σ y          (all sums over n, c, h, w)
+//
+// Since every labeled pixel's target sums to 1 over c, Σ y counts scribbled pixels and the
+// loss is the mean cross-entropy over them. After mixup Σ y still counts a pixel labeled in
+// both partners once and one labeled in a single partner by its weight β or 1 − β.
+//
+//   ∂/∂p = −y / ((p + ε)·Σy)          ∂/∂y = (−log(p + ε) − pce) / Σy
+//
+// No scribbled pixel at all (Σ y = 0, e.g. a batch of unlabeled slices): the loss is 0 with a
+// zero gradient, so unlabeled batches contribute nothing instead of NaN. The original code
+// divides by Σy + ε instead, which gives the same 0 for such batches.
+//
+// ε: the original uses 1e-12 for the supervised term and 1e-5 for the mixup term.
+#include <cmath>
+
+#include "modelmix/autograd/tape.hpp"
+#include "modelmix/core/error.hpp"
+#include "modelmix/losses/one_hot.hpp"
+
+namespace modelmix::losses {
+
+template <class T>
+[[nodiscard]] Var<T> pce(const Var<T>& p, const Var<T>& y, double eps = 1e-10) {
+  Tape<T>& tape = autograd::common_tape("pce", {p, y});
+  const Tensor<T>& pv = p.value();
+  const Tensor<T>& yv = y.value();
+  MODELMIX_REQUIRE(pv.rank() == 4, "pce: probabilities must be [N, C, H, W]; got shape ", pv.shape());
+  MODELMIX_REQUIRE(pv.shape() == yv.shape(), "pce: targets of shape ", yv.shape(), " do not match probabilities ",
+                   pv.shape());
+  MODELMIX_REQUIRE(eps >= 0, "pce: eps must be non-negative; got ", eps);
+
+  const index_t count = pv.numel();
+  const T* pd = pv.data();
+  const T* yd = yv.data();
+  double weighted = 0, labeled = 0;
+#pragma omp parallel for reduction(+ : weighted, labeled)
+  for (index_t i = 0; i < count; ++i) {
+    if (yd[i] == T(0)) continue;  // skipped, so p = 0 with ε = 0 never gives 0·(−∞)
+    weighted -= double(yd[i]) * std::log(double(pd[i]) + eps);
+    labeled += double(yd[i]);
+  }
+  const double loss = labeled > 0 ? weighted / labeled : 0.0;
+
+  return tape.record("pce", Tensor<T>(Shape{1}, T(loss)), {p, y},
+                     [&tape, p, y, eps, loss, labeled](const Tensor<T>& g) {
+                       if (!(labeled > 0)) return;
+                       const Tensor<T>& pv = p.value();
+                       const Tensor<T>& yv = y.value();
+                       const double scale = double(g[0]) / labeled;
+                       const index_t count = pv.numel();
+                       if (Tensor<T>* gp = tape.grad_slot(p)) {
+                         T* out = gp->data();
+#pragma omp parallel for
+                         for (index_t i = 0; i < count; ++i)
+                           if (yv[i] != T(0)) out[i] += T(-scale * double(yv[i]) / (double(pv[i]) + eps));
+                       }
+                       if (Tensor<T>* gy = tape.grad_slot(y)) {
+                         T* out = gy->data();
+#pragma omp parallel for
+                         for (index_t i = 0; i < count; ++i)
+                           out[i] += T(scale * (-std::log(double(pv[i]) + eps) - loss));
+                       }
+                     });
+}
+
+}  // namespace modelmix::losses

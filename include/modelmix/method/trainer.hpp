@@ -1,0 +1,328 @@
+#pragma once
+// The ModelMix trainer (docs/method.md): K ≥ 2 tasks, one U-Net per task, one optimizer step
+// per iteration over the sum of every task's losses. Baselines run in the same harness.
+//
+// Per task t with partner s ≠ t, batch x (slices) and one-hot scribbles y (unlabeled = 0):
+//   p   = f_t(x)
+//   pce        L_sup = pCE(p, y) + Dice(p, y)
+//   mixup      + L_mix = pCE(f_t(x̃), ỹ),  x̃ = βx + (1−β)x_rev, ỹ likewise, β ~ Beta(a, a) per sample
+//              + L_mc  = 1 − mean_{n,c} cos(f_t(x̃), βp + (1−β)p_rev)
+//   modelmix   + L_mm  = pCE(f_t^λ(rot x), rot y) + Dice(…)   f_t^λ: one encoder layer (the same
+//                        for all tasks this step) mixed λ·θ_t + (1−λ)·θ_s, λ ~ Beta(a, a) per task
+//              + L_inv = −mean_{n,c} cos(p, rot⁻¹ f_t^λ(rot x))
+//
+// Every deliberate decision is a named option (trainer_options). The randomness of step k is
+// drawn from a generator seeded with (seed, k), so a run is reproducible and a resumed run
+// continues exactly where the interrupted one stopped.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "modelmix/data/batch_loader.hpp"
+#include "modelmix/io/safetensors.hpp"
+#include "modelmix/layers/layers.hpp"
+#include "modelmix/losses/cosine_consistency.hpp"
+#include "modelmix/losses/dice.hpp"
+#include "modelmix/losses/mixup.hpp"
+#include "modelmix/losses/one_hot.hpp"
+#include "modelmix/losses/partial_cross_entropy.hpp"
+#include "modelmix/models/unet.hpp"
+#include "modelmix/ops/elementwise.hpp"
+#include "modelmix/ops/rotate.hpp"
+#include "modelmix/optim/adam.hpp"
+#include "modelmix/optim/checkpoint.hpp"
+#include "modelmix/optim/clip_grad_norm.hpp"
+#include "modelmix/optim/schedules.hpp"
+
+namespace modelmix::method {
+
+enum class training_method { pce, mixup, modelmix };
+
+[[nodiscard]] inline const char* to_string(training_method m) {
+  return m == training_method::pce ? "pce" : m == training_method::mixup ? "mixup" : "modelmix";
+}
+[[nodiscard]] inline training_method parse_training_method(const std::string& s) {
+  if (s == "pce") return training_method::pce;
+  if (s == "mixup") return training_method::mixup;
+  if (s == "modelmix") return training_method::modelmix;
+  throw error(cat("unknown method '", s, "' (expected modelmix, mixup or pce)"));
+}
+
+// Which encoder layers a virtual model may mix (the original samples among conv and BN).
+enum class mixable_set { conv_and_bn, conv, bn };
+
+struct loss_weights {
+  double supervised = 1, mixup = 1, mix_consistency = 1, modelmix = 1, invariance = 1;
+};
+
+struct trainer_options {
+  training_method method = training_method::modelmix;
+  models::unet_options network{};
+  optim::adam_options optimizer{.lr = 1e-3, .weight_decay = 5e-4};  // original: lr 1e-4
+  index_t batch_size = 8;
+  double grad_clip = 0;  // max global gradient norm; 0 = off
+
+  // ModelMix decisions (docs/method.md, "Our deliberate decisions")
+  layers::gradient_policy gradients = layers::gradient_policy::both;  // original: none
+  layers::bn_stats_policy bn_stats = layers::bn_stats_policy::host;
+  mixable_set mixable = mixable_set::conv_and_bn;
+  double lambda_alpha = 0.5;  // λ ~ Beta(a, a)
+  double mixup_alpha = 0.5;   // β ~ Beta(a, a)
+  data::label_t invented_label = data::unlabeled_label;  // pixels rotation invents; original: 0
+  losses::dice_options dice{};                             // original: dice_options::original()
+  loss_weights weights{};
+  bool shared_initialisation = true;  // original: every task's network starts as a copy of the first
+
+  int ignore_label = data::unlabeled_label;
+  double pce_eps = 1e-10;
+  std::uint64_t seed = 42;
+};
+
+struct task_setup {
+  std::string name;
+  std::vector<data::slice_sample> slices;  // training slices (unscribbled ones feed L_mc, L_inv)
+  data::augment_options augmentation{};
+};
+
+// One task's losses at one step (0 for terms the method does not use).
+struct task_losses {
+  double supervised = 0, mixup = 0, mix_consistency = 0, modelmix = 0, invariance = 0, total = 0;
+};
+// The random choices of one task at one step, drawn by the trainer (or fixed by a test).
+struct step_draws {
+  std::vector<double> betas;    // mixup coefficient per sample
+  double lambda = 1;            // ModelMix coefficient of the host
+  double angle = 0;             // degrees
+  std::string mixed_layer;      // path of the encoder layer mixed in the virtual model
+  std::uint64_t dropout_seed = 0;
+};
+
+// One task's objective (the sum in the header comment) recorded on `tape`. `host` is f_t,
+// `partner` f_s; `image` [B, 1, S, S], `scribble` [B, S, S] with ignore_label = unlabeled.
+template <class T>
+[[nodiscard]] Var<T> task_objective(Tape<T>& tape, models::UNet<T>& host, models::UNet<T>& partner,
+                                    const Tensor<T>& image, const Tensor<data::label_t>& scribble,
+                                    const step_draws& draws, const trainer_options& o, task_losses& logged) {
+  const int classes = int(o.network.classes);
+  const Tensor<T> y_onehot = losses::one_hot<T>(scribble, classes, o.ignore_label);
+  const Var<T> x = tape.constant(image), y = tape.constant(y_onehot);
+  const auto ctx = [&](std::uint64_t pass) {
+    return layers::forward_context<T>{.training = true, .seed = draws.dropout_seed + pass};
+  };
+  const auto weighted = [](double w, const Var<T>& loss, double& log) {
+    log = loss.value()[0];
+    return w == 1.0 ? loss : ops::scale(loss, T(w));
+  };
+  const auto supervised = [&](const Var<T>& p, const Var<T>& target) {
+    return ops::add(losses::pce(p, target, o.pce_eps), losses::dice(p, target, o.dice));
+  };
+
+  const Var<T> p = host.forward(tape, x, ctx(0));
+  Var<T> total = weighted(o.weights.supervised, supervised(p, y), logged.supervised);
+
+  if (o.method != training_method::pce) {
+    const Var<T> x_mix = tape.constant(losses::mix_with_reversed(image, draws.betas));
+    const Var<T> y_mix = tape.constant(losses::mix_with_reversed(y_onehot, draws.betas));
+    const Var<T> p_mix = host.forward(tape, x_mix, ctx(1));
+    total = ops::add(total, weighted(o.weights.mixup, losses::pce(p_mix, y_mix, 1e-5), logged.mixup));
+    const Var<T> q = losses::mix_with_reversed(p, draws.betas);
+    total = ops::add(total, weighted(o.weights.mix_consistency, losses::cosine_consistency(p_mix, q),
+                                     logged.mix_consistency));
+  }
+  if (o.method == training_method::modelmix) {
+    const layers::mix_options mix{.gradients = o.gradients, .bn_stats = o.bn_stats};
+    auto virtual_model = layers::mix_networks(host, draws.lambda, partner, layers::select::path(draws.mixed_layer), mix);
+    const Var<T> x_rot = tape.constant(ops::rotate_planes(image, draws.angle, T(0)));
+    const Var<T> y_rot = tape.constant(
+        losses::one_hot<T>(ops::rotate_planes(scribble, draws.angle, o.invented_label), classes, o.ignore_label));
+    const Var<T> p_mm = virtual_model.forward(tape, x_rot, ctx(2));
+    total = ops::add(total, weighted(o.weights.modelmix, supervised(p_mm, y_rot), logged.modelmix));
+    const Var<T> p_back = ops::rotate(p_mm, T(-draws.angle), T(0));
+    total = ops::add(total, weighted(o.weights.invariance, losses::cosine_invariance(p, p_back), logged.invariance));
+  }
+  logged.total = total.value()[0];
+  return total;
+}
+
+struct step_report {
+  index_t step = 0;
+  std::vector<task_losses> tasks;
+  std::string mixed_layer;  // modelmix: the encoder layer mixed this step
+  double total = 0;
+};
+
+class Trainer {
+ public:
+  using T = float;
+  using Net = models::UNet<T>;
+
+  Trainer(std::vector<task_setup> tasks, trainer_options options) : options_(std::move(options)) {
+    MODELMIX_REQUIRE(!tasks.empty(), "Trainer: no tasks");
+    MODELMIX_REQUIRE(options_.method != training_method::modelmix || tasks.size() >= 2,
+                     "Trainer: modelmix needs at least 2 tasks, got ", tasks.size());
+    MODELMIX_REQUIRE(options_.batch_size >= 2, "Trainer: batch size must be at least 2 (mixup pairs a batch with "
+                     "its reverse), got ", options_.batch_size);
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+      MODELMIX_REQUIRE(!tasks[t].slices.empty(), "Trainer: task '", tasks[t].name, "' has no training slices");
+      task_state s;
+      s.name = tasks[t].name;
+      s.slices = std::make_shared<const std::vector<data::slice_sample>>(std::move(tasks[t].slices));
+      s.augmentation = tasks[t].augmentation;
+      s.net = std::make_unique<Net>(options_.network);
+      if (options_.shared_initialisation && t > 0) copy_parameters(*tasks_[0].net, *s.net);
+      tasks_.push_back(std::move(s));
+    }
+    std::vector<std::pair<std::string, Parameter<T>*>> params;
+    for (auto& s : tasks_)
+      for (auto& [name, p] : layers::named_parameters(*s.net)) params.emplace_back(s.name + "." + name, p);
+    optimizer_ = std::make_unique<optim::Adam<T>>(std::move(params), options_.optimizer);
+    restart_loaders();
+  }
+
+  // One optimisation step over all tasks.
+  step_report step() {
+    std::mt19937_64 rng(mix_seed(options_.seed, step_));
+    step_report report{step_, {}, {}, 0};
+    Tape<T> tape;
+    const std::size_t K = tasks_.size();
+
+    // The layer to mix and the rotation are shared by every task this step.
+    const std::vector<std::string> candidates = mixable_candidates();
+    if (options_.method == training_method::modelmix)
+      report.mixed_layer = candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
+    const double angle = std::uniform_real_distribution<double>(0.0, 360.0)(rng);
+
+    Var<T> total;
+    for (std::size_t t = 0; t < K; ++t) {
+      task_state& task = tasks_[t];
+      const data::slice_batch batch = task.loader->next();
+      step_draws draws;
+      draws.mixed_layer = report.mixed_layer;
+      draws.angle = angle;
+      draws.dropout_seed = mix_seed(options_.seed, step_ * K + t) & ~std::uint64_t(0xff);
+      if (options_.method != training_method::pce)
+        draws.betas = losses::sample_betas(batch.image.dim(0), options_.mixup_alpha, rng);
+      const std::size_t s = options_.method == training_method::modelmix ? partner(t, rng) : t;
+      if (options_.method == training_method::modelmix) draws.lambda = losses::sample_beta(options_.lambda_alpha, rng);
+      task_losses losses;
+      const Var<T> task_total =
+          task_objective(tape, *task.net, *tasks_[s].net, batch.image, batch.scribble, draws, options_, losses);
+      report.tasks.push_back(losses);
+      total = t == 0 ? task_total : ops::add(total, task_total);
+    }
+
+    optimizer_->zero_grad();
+    tape.backward(total);
+    if (options_.grad_clip > 0) optim::clip_grad_norm(optimizer_->parameters(), options_.grad_clip);
+    optimizer_->step();
+    report.total = total.value()[0];
+    ++step_;
+    return report;
+  }
+
+  [[nodiscard]] index_t steps_done() const { return step_; }
+  [[nodiscard]] std::size_t task_count() const { return tasks_.size(); }
+  [[nodiscard]] const std::string& task_name(std::size_t t) const { return tasks_[t].name; }
+  [[nodiscard]] Net& network(std::size_t t) { return *tasks_[t].net; }
+  [[nodiscard]] const trainer_options& options() const { return options_; }
+
+  // Checkpoint: every task's parameters and BN buffers under "<task>.<state_dict name>",
+  // the optimizer's state, and the step counter; written atomically (io::save_safetensors).
+  void save(const std::filesystem::path& path) {
+    io::tensor_archive archive;
+    for (auto& task : tasks_) {
+      for (auto& [name, p] : layers::named_parameters(*task.net)) archive.put(task.name + "." + name, p->value);
+      layers::for_each_buffer(*task.net, [&](const std::string& name, Tensor<T>& b) { archive.put(task.name + "." + name, b); });
+    }
+    optim::save_optimizer(archive, *optimizer_);
+    archive.put("trainer.step", Tensor<std::int64_t>(Shape{}, step_));
+    archive.metadata["trainer.method"] = to_string(options_.method);
+    archive.metadata["trainer.seed"] = std::to_string(options_.seed);
+    io::save_safetensors(path, archive);
+  }
+
+  // Restores a checkpoint written by save() for the same tasks and network configuration.
+  void load(const std::filesystem::path& path) {
+    const io::tensor_archive archive = io::load_safetensors(path);
+    auto restore = [&](const std::string& name, Tensor<T>& dst) {
+      MODELMIX_REQUIRE(archive.contains(name), "checkpoint ", path.string(), " has no tensor '", name, "'");
+      Tensor<T> src = archive.get_as<T>(name);
+      MODELMIX_REQUIRE(src.shape() == dst.shape(), "checkpoint ", path.string(), ": '", name, "' has shape ",
+                       src.shape(), ", the network expects ", dst.shape());
+      dst = std::move(src);
+    };
+    for (auto& task : tasks_) {
+      for (auto& [name, p] : layers::named_parameters(*task.net)) restore(task.name + "." + name, p->value);
+      layers::for_each_buffer(*task.net, [&](const std::string& name, Tensor<T>& b) { restore(task.name + "." + name, b); });
+    }
+    optim::load_optimizer(archive, *optimizer_);
+    MODELMIX_REQUIRE(archive.contains("trainer.step"), "checkpoint ", path.string(), " has no 'trainer.step'");
+    step_ = archive.get<std::int64_t>("trainer.step")[0];
+    restart_loaders();
+  }
+
+ private:
+  struct task_state {
+    std::string name;
+    std::shared_ptr<const std::vector<data::slice_sample>> slices;
+    data::augment_options augmentation;
+    std::unique_ptr<Net> net;
+    std::unique_ptr<data::batch_loader> loader;
+  };
+
+  static std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t k) {
+    std::uint64_t z = seed ^ (k * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  static void copy_parameters(Net& from, Net& to) {
+    auto src = layers::named_parameters(from);
+    auto dst = layers::named_parameters(to);
+    for (std::size_t i = 0; i < src.size(); ++i) dst[i].second->value = src[i].second->value;
+  }
+
+  // The loaders' batch streams are functions of (seed, batch index), so a resumed run picks up
+  // the stream at the step it stopped.
+  void restart_loaders() {
+    for (std::size_t t = 0; t < tasks_.size(); ++t) {
+      tasks_[t].loader.reset();
+      data::batch_loader_options o;
+      o.batch_size = options_.batch_size;
+      o.seed = mix_seed(options_.seed, 1000003 + t);
+      o.augmentation = tasks_[t].augmentation;
+      o.first_batch = step_;
+      tasks_[t].loader = std::make_unique<data::batch_loader>(tasks_[t].slices, o);
+    }
+  }
+
+  std::vector<std::string> mixable_candidates() {
+    std::vector<std::string> out;
+    layers::for_each_layer(*tasks_[0].net, [&](const std::string& path, auto& leaf) {
+      using L = std::remove_cvref_t<decltype(leaf)>;
+      if (!models::unet_encoder_layers(path)) return;
+      const bool conv = std::is_same_v<L, layers::Conv2d<T>>, bn = std::is_same_v<L, layers::BatchNorm2d<T>>;
+      if ((conv && options_.mixable != mixable_set::bn) || (bn && options_.mixable != mixable_set::conv))
+        out.push_back(path);
+    });
+    return out;
+  }
+
+  std::size_t partner(std::size_t t, std::mt19937_64& rng) const {
+    const std::size_t K = tasks_.size();
+    if (K == 2) return 1 - t;
+    const std::size_t r = std::uniform_int_distribution<std::size_t>(0, K - 2)(rng);
+    return r >= t ? r + 1 : r;
+  }
+
+  trainer_options options_;
+  std::vector<task_state> tasks_;
+  std::unique_ptr<optim::Adam<T>> optimizer_;
+  index_t step_ = 0;
+};
+
+}  // namespace modelmix::method

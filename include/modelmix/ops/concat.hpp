@@ -1,0 +1,78 @@
+#pragma once
+// Concatenation along axis 1 (channels of NCHW; any rank ≥ 2 works).
+//
+//   xs[k] [N, C_k, ...rest] → y [N, Σ C_k, ...rest]; all xs share N and rest.
+//   ∂xs[k] += the slice of g at channels [offset_k, offset_k + C_k)
+//
+// In memory each sample n of y is the blocks xs[0][n], xs[1][n], ... laid end to end.
+#include <algorithm>
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include "modelmix/ops/elementwise.hpp"
+
+namespace modelmix::ops {
+
+template <class T>
+Var<T> concat_channels(std::span<const Var<T>> xs) {
+  MODELMIX_REQUIRE(!xs.empty(), "concat_channels: no inputs");
+  Tape<T>& tape = xs[0].tape();
+  const Shape& first = xs[0].shape();
+  MODELMIX_REQUIRE(first.rank() >= 2, "concat_channels: inputs need a channel axis (rank >= 2), got shape ", first);
+  std::vector<index_t> dims = first.dims();
+  dims[1] = 0;
+  std::vector<index_t> block;  // elements per sample of each input: C_k · prod(rest)
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    MODELMIX_REQUIRE(xs[k].valid() && &xs[k].tape() == &tape, "concat_channels: input ", k,
+                     " is empty or comes from a different tape");
+    const Shape& s = xs[k].shape();
+    bool compatible = s.rank() == first.rank();
+    for (int a = 0; compatible && a < s.rank(); ++a) compatible = a == 1 || s[a] == first[a];
+    MODELMIX_REQUIRE(compatible, "concat_channels: input ", k, " has shape ", s, ", input 0 has ", first,
+                     "; all axes except 1 must match");
+    dims[1] += s[1];
+    block.push_back(s.numel() / std::max<index_t>(s[0], 1));
+  }
+  Tensor<T> y{Shape(dims)};
+  const index_t N = dims[0], out_block = y.numel() / std::max<index_t>(N, 1);
+  for (index_t n = 0; n < N; ++n) {
+    T* out = y.data() + n * out_block;
+    for (std::size_t k = 0; k < xs.size(); ++k) {
+      const T* in = xs[k].value().data() + n * block[k];
+      out = std::copy(in, in + block[k], out);
+    }
+  }
+
+  // The tape takes a fixed initializer_list of inputs; every input was checked above, so one
+  // input that needs a gradient (or any, when none does) tells the tape whether to keep the closure.
+  const Var<T>* witness = &xs[0];
+  for (const Var<T>& v : xs)
+    if (v.requires_grad()) witness = &v;
+  std::vector<Var<T>> inputs(xs.begin(), xs.end());
+  return tape.record("concat_channels", std::move(y), {*witness},
+                     [&tape, inputs = std::move(inputs), block, N, out_block](const Tensor<T>& g) {
+                       index_t offset = 0;
+                       for (std::size_t k = 0; k < inputs.size(); ++k) {
+                         if (Tensor<T>* gk = tape.grad_slot(inputs[k]))
+                           for (index_t n = 0; n < N; ++n) {
+                             const T* src = g.data() + n * out_block + offset;
+                             T* dst = gk->data() + n * block[k];
+                             for (index_t i = 0; i < block[k]; ++i) dst[i] += src[i];
+                           }
+                         offset += block[k];
+                       }
+                     });
+}
+
+template <class T>
+Var<T> concat_channels(const std::vector<Var<T>>& xs) {
+  return concat_channels(std::span<const Var<T>>(xs));
+}
+
+template <class T>
+Var<T> concat_channels(std::initializer_list<Var<T>> xs) {
+  return concat_channels(std::span<const Var<T>>(xs.begin(), xs.size()));
+}
+
+}  // namespace modelmix::ops

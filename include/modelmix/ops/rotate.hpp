@@ -1,0 +1,108 @@
+#pragma once
+// In-plane rotation of every H×W plane (the last two axes; NCHW images, [Z, Y, X] volumes,
+// label maps of any element type), nearest neighbour, about the plane centre
+// (cy, cx) = ((H−1)/2, (W−1)/2).
+//
+// Positive angles turn the content counter-clockwise as displayed (row 0 at the top), like
+// torchvision and scipy.ndimage.rotate. Output pixel (i, j) gathers from the input at
+//
+//   di = i − cy,  dj = j − cx
+//   src_i = cy + sin θ·dj + cos θ·di        (R(−θ)·p in x-right, y-up coordinates)
+//   src_j = cx + cos θ·dj − sin θ·di
+//
+// rounded to the nearest pixel (halves round up); a source outside the plane gives `fill`.
+// Multiples of 90° use exact cos/sin, so 90° on a square plane is exactly np.rot90.
+// The gather is linear in x, so backward is the transposed scatter-add:
+//   ∂x[src(p)] += g[p] for every p with a source inside (fill pixels have no gradient).
+//
+// Rotating by θ and then by −θ is only approximately the identity: nearest rounding moves
+// some pixels by one, and corners rotated out of the plane come back as `fill`. ModelMix's
+// "rotate back" (rot⁻¹ f(rot x)) is exactly this approximate inverse.
+#include <cmath>
+#include <numbers>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "modelmix/ops/elementwise.hpp"
+
+namespace modelmix::ops {
+
+// For each output pixel (row-major in the H×W plane), the row-major index of its source
+// pixel, or −1 when the source lies outside. One map serves every plane of a tensor.
+inline std::vector<index_t> rotation_source_map(index_t H, index_t W, double degrees) {
+  double turn = std::fmod(degrees, 360.0);
+  if (turn < 0) turn += 360.0;
+  double c = std::cos(turn * std::numbers::pi / 180.0), s = std::sin(turn * std::numbers::pi / 180.0);
+  if (turn == 0.0) c = 1, s = 0;
+  if (turn == 90.0) c = 0, s = 1;
+  if (turn == 180.0) c = -1, s = 0;
+  if (turn == 270.0) c = 0, s = -1;
+  const double cy = double(H - 1) / 2, cx = double(W - 1) / 2;
+  std::vector<index_t> map(static_cast<std::size_t>(H * W));
+  for (index_t i = 0; i < H; ++i)
+    for (index_t j = 0; j < W; ++j) {
+      const double di = double(i) - cy, dj = double(j) - cx;
+      const auto si = static_cast<index_t>(std::floor(cy + s * dj + c * di + 0.5));
+      const auto sj = static_cast<index_t>(std::floor(cx + c * dj - s * di + 0.5));
+      map[static_cast<std::size_t>(i * W + j)] = (si >= 0 && si < H && sj >= 0 && sj < W) ? si * W + sj : -1;
+    }
+  return map;
+}
+
+// One H×W plane, `in` → `out` (distinct buffers of H·W elements each).
+template <class T>
+void rotate_plane(std::span<const T> in, std::span<T> out, index_t H, index_t W, double degrees,
+                  std::type_identity_t<T> fill) {
+  MODELMIX_REQUIRE(index_t(in.size()) == H * W && index_t(out.size()) == H * W, "rotate_plane: buffers of ",
+                   in.size(), " and ", out.size(), " elements for a ", H, "×", W, " plane");
+  const std::vector<index_t> map = rotation_source_map(H, W, degrees);
+  for (std::size_t p = 0; p < map.size(); ++p) out[p] = map[p] >= 0 ? in[static_cast<std::size_t>(map[p])] : fill;
+}
+
+namespace detail {
+// y[plane, q] = x[plane, map[q]] (or fill where map[q] < 0) for every plane of H·W = map.size().
+template <class T>
+Tensor<T> gather_planes(const Tensor<T>& x, const std::vector<index_t>& map, T fill) {
+  const index_t HW = static_cast<index_t>(map.size()), planes = HW == 0 ? 0 : x.numel() / HW;
+  Tensor<T> y(x.shape());
+  const T* px = x.data();
+  T* py = y.data();
+  const index_t* pm = map.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= parallel_min_work)
+  for (index_t p = 0; p < planes; ++p)
+    for (index_t q = 0; q < HW; ++q) py[p * HW + q] = pm[q] >= 0 ? px[p * HW + pm[q]] : fill;
+  return y;
+}
+}  // namespace detail
+
+// Every H×W plane (last two axes) of a tensor of rank ≥ 2 and any element type, e.g. uint8
+// label maps with fill = the 'unlabeled' value.
+template <class T>
+Tensor<T> rotate_planes(const Tensor<T>& x, double degrees, std::type_identity_t<T> fill) {
+  MODELMIX_REQUIRE(x.rank() >= 2, "rotate_planes: needs at least two axes (H, W), got shape ", x.shape());
+  return detail::gather_planes(x, rotation_source_map(x.dim(x.rank() - 2), x.dim(x.rank() - 1), degrees), fill);
+}
+
+template <class T>
+Var<T> rotate(const Var<T>& x, std::type_identity_t<T> degrees, std::type_identity_t<T> fill = T(0)) {
+  Tape<T>& tape = x.tape();
+  const Shape& s = x.shape();
+  MODELMIX_REQUIRE(s.rank() >= 2, "rotate: needs at least two axes (H, W), got shape ", s);
+  std::vector<index_t> map = rotation_source_map(s[s.rank() - 2], s[s.rank() - 1], double(degrees));
+  Tensor<T> y = detail::gather_planes(x.value(), map, T(fill));
+  return tape.record("rotate", std::move(y), {x}, [&tape, x, map = std::move(map)](const Tensor<T>& g) {
+    Tensor<T>* gx = tape.grad_slot(x);
+    if (!gx) return;
+    const index_t HW = static_cast<index_t>(map.size()), planes = HW == 0 ? 0 : g.numel() / HW;
+    const T* pg = g.data();
+    T* pd = gx->data();
+    const index_t* pm = map.data();
+#pragma omp parallel for schedule(static) if (g.numel() >= detail::parallel_min_work)
+    for (index_t p = 0; p < planes; ++p)
+      for (index_t q = 0; q < HW; ++q)
+        if (pm[q] >= 0) pd[p * HW + pm[q]] += pg[p * HW + q];
+  });
+}
+
+}  // namespace modelmix::ops

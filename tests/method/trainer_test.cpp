@@ -1,0 +1,177 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "modelmix/autograd/gradcheck.hpp"
+#include "modelmix/data/phantom.hpp"
+#include "modelmix/data/slices.hpp"
+#include "modelmix/method/trainer.hpp"
+#include "support/random.hpp"
+
+using namespace modelmix;
+
+namespace {
+
+method::trainer_options tiny_options(method::training_method m) {
+  method::trainer_options o;
+  o.method = m;
+  o.network = {.in_channels = 1, .classes = 4, .width = 2, .depth = 2, .encoder_dropout = {0.1, 0.1}};
+  o.batch_size = 2;
+  return o;
+}
+
+// A [2, 8, 8] scribble map with every class present and unlabeled pixels in between.
+Tensor<data::label_t> tiny_scribbles() {
+  Tensor<data::label_t> s(Shape{2, 8, 8}, data::unlabeled_label);
+  for (index_t n = 0; n < 2; ++n)
+    for (index_t i = 0; i < 8; ++i) {
+      s(n, 1, i) = 0;
+      s(n, 3, i) = 1;
+      s(n, 5, i) = data::label_t(2 + (i + n) % 2);
+    }
+  return s;
+}
+
+method::step_draws tiny_draws() {
+  return {.betas = {0.3, 0.8}, .lambda = 0.35, .angle = 37, .mixed_layer = "encoder.block1.conv1", .dropout_seed = 5};
+}
+
+}  // namespace
+
+TEST_CASE("the full ModelMix objective matches finite differences in both parents", "[method][gradcheck]") {
+  auto o = tiny_options(method::training_method::modelmix);
+  models::UNet<double> host(o.network), partner({.in_channels = 1, .classes = 4, .width = 2, .depth = 2,
+                                                 .encoder_dropout = {0.1, 0.1}, .seed = 7});
+  const Tensor<double> image = test::random_tensor<double>(Shape{2, 1, 8, 8}, 11);
+  const Tensor<data::label_t> scribble = tiny_scribbles();
+  std::vector<autograd::named_parameter<double>> checked;
+  for (auto& [name, p] : layers::named_parameters(host))
+    if (name == "encoder.block1.conv1.weight" || name == "encoder.block1.conv1.bias" || name == "head.weight")
+      checked.push_back({"host." + name, p});
+  for (auto& [name, p] : layers::named_parameters(partner))
+    if (name == "encoder.block1.conv1.weight" || name == "encoder.block1.conv1.bias") checked.push_back({"partner." + name, p});
+
+  auto fn = [&](Tape<double>& tape, const std::vector<Var<double>>&) {
+    method::task_losses logged;
+    return method::task_objective(tape, host, partner, image, scribble, tiny_draws(), o, logged);
+  };
+  auto result = autograd::gradcheck(fn, {}, checked, {.rtol = 1e-4, .atol = 1e-7});
+  INFO(result.report);
+  CHECK(result.ok);
+  // Gradients really reached the partner (the mixed layer's second parent).
+  double partner_norm = 0;
+  for (double g : checked[3].parameter->grad.span()) partner_norm += g * g;
+  CHECK(partner_norm > 1e-12);
+}
+
+Parameter<float>& parameter(models::UNet<float>& net, const std::string& name) {
+  for (auto& [n, p] : layers::named_parameters(net))
+    if (n == name) return *p;
+  throw error("no parameter " + name);
+}
+
+TEST_CASE("gradient policy decides which parents the virtual model trains", "[method]") {
+  auto run = [](layers::gradient_policy policy) {
+    auto o = tiny_options(method::training_method::modelmix);
+    o.gradients = policy;
+    // Only the virtual model's terms: what reaches the mixed layer comes from the mix alone.
+    o.weights = {.supervised = 0, .mixup = 0, .mix_consistency = 0, .modelmix = 1, .invariance = 0};
+    models::UNet<float> host(o.network), partner({.width = 2, .depth = 2, .encoder_dropout = {}, .seed = 9});
+    Tape<float> tape;
+    method::task_losses logged;
+    tape.backward(method::task_objective(tape, host, partner, test::random_tensor<float>(Shape{2, 1, 8, 8}, 4),
+                                         tiny_scribbles(), tiny_draws(), o, logged));
+    auto norm = [](const Parameter<float>& p) {
+      double s = 0;
+      for (float v : p.grad.span()) s += double(v) * v;
+      return s;
+    };
+    return std::array<double, 3>{norm(parameter(host, "encoder.block1.conv1.weight")),
+                                 norm(parameter(partner, "encoder.block1.conv1.weight")),
+                                 norm(parameter(host, "head.weight"))};
+  };
+  const auto both = run(layers::gradient_policy::both);
+  CHECK(both[0] > 0);
+  CHECK(both[1] > 0);
+  const auto none = run(layers::gradient_policy::none);
+  CHECK(none[0] == 0.0);  // neither parent of the mixed layer learns from the virtual model
+  CHECK(none[1] == 0.0);
+  CHECK(none[2] > 0);  // the rest of the host still does
+}
+
+namespace {
+std::vector<method::task_setup> phantom_tasks(index_t volumes) {
+  std::vector<method::task_setup> tasks;
+  for (auto modality : {data::phantom_modality::cine, data::phantom_modality::lge}) {
+    data::phantom_options o{.modality = modality, .width = 32, .height = 32, .min_slices = 3, .max_slices = 4, .seed = 3};
+    method::task_setup setup{data::to_string(modality), {}, {}};
+    for (index_t v = 0; v < volumes; ++v) {
+      const auto c = data::make_phantom_case(o, v);
+      for (auto& s : data::volume_slices(c.image, v == 0 ? &c.scribble : nullptr, nullptr, {.size = 32}, v))
+        setup.slices.push_back(std::move(s));
+    }
+    tasks.push_back(std::move(setup));
+  }
+  return tasks;
+}
+
+std::vector<Tensor<float>> weights(method::Trainer& trainer) {
+  std::vector<Tensor<float>> out;
+  for (std::size_t t = 0; t < trainer.task_count(); ++t) {
+    for (auto& [name, p] : layers::named_parameters(trainer.network(t))) out.push_back(p->value);
+    layers::for_each_buffer(trainer.network(t), [&](const std::string&, Tensor<float>& b) { out.push_back(b); });
+  }
+  return out;
+}
+
+method::trainer_options small_run() {
+  method::trainer_options o;
+  o.network = {.width = 4, .depth = 3};
+  o.batch_size = 4;
+  o.seed = 123;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("a seeded training run is reproducible bit for bit", "[method]") {
+  method::Trainer a(phantom_tasks(2), small_run()), b(phantom_tasks(2), small_run());
+  for (int i = 0; i < 3; ++i) {
+    const auto ra = a.step(), rb = b.step();
+    CHECK(ra.total == rb.total);
+    CHECK(ra.mixed_layer == rb.mixed_layer);
+  }
+  const auto wa = weights(a), wb = weights(b);
+  REQUIRE(wa.size() == wb.size());
+  for (std::size_t i = 0; i < wa.size(); ++i) CHECK(wa[i].storage() == wb[i].storage());
+}
+
+TEST_CASE("resuming from a checkpoint gives the weights of an uninterrupted run", "[method]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("modelmix-resume-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  method::Trainer straight(phantom_tasks(2), small_run());
+  for (int i = 0; i < 4; ++i) (void)straight.step();
+  {
+    method::Trainer first(phantom_tasks(2), small_run());
+    for (int i = 0; i < 2; ++i) (void)first.step();
+    first.save(dir / "ckpt.safetensors");
+  }  // the interrupted process ends here
+  method::Trainer resumed(phantom_tasks(2), small_run());
+  resumed.load(dir / "ckpt.safetensors");
+  CHECK(resumed.steps_done() == 2);
+  for (int i = 0; i < 2; ++i) (void)resumed.step();
+  const auto ws = weights(straight), wr = weights(resumed);
+  for (std::size_t i = 0; i < ws.size(); ++i) CHECK(ws[i].storage() == wr[i].storage());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("trainer rejects bad configurations with clear errors", "[method]") {
+  auto o = small_run();
+  auto one = phantom_tasks(1);
+  one.pop_back();
+  CHECK_THROWS_WITH(method::Trainer(std::move(one), o), Catch::Contains("modelmix needs at least 2 tasks"));
+  o.batch_size = 1;
+  CHECK_THROWS_WITH(method::Trainer(phantom_tasks(1), o), Catch::Contains("batch size must be at least 2"));
+  CHECK_THROWS_WITH(method::parse_training_method("mixmodel"), Catch::Contains("unknown method 'mixmodel'"));
+  method::Trainer t(phantom_tasks(1), small_run());
+  CHECK_THROWS_WITH(t.load("/nonexistent/ckpt.safetensors"), Catch::Contains("/nonexistent/ckpt.safetensors"));
+}
