@@ -6,9 +6,16 @@
 
 namespace modelmix_cardiac {
 
+// demo [--iters N] [--out DIR] ...: ModelMix and baselines on the built-in synthetic phantom
+void add_demo_command(CLI::App& app);
+
 #if MODELMIX_CARDIAC_WITH_NIFTI
 // evaluate --pred DIR --labels DIR --report FILE [--spacing-from labels|pred] [--labels-set acdc|mscmr]
 void add_evaluate_command(CLI::App& app);
+// train --task NAME=DIR ... --out RUN_DIR [--method modelmix|mixup|pce] [--resume] ...
+void add_train_command(CLI::App& app);
+// predict --run RUN_DIR --in DIR --out DIR [--task NAME]
+void add_predict_command(CLI::App& app);
 #endif
 
 #if MODELMIX_CARDIAC_WITH_MONTAGE

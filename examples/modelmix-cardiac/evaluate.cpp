@@ -278,20 +278,33 @@ void evaluate_folders(const EvaluateOptions& options) {
 
 void add_evaluate_command(CLI::App& app) {
   auto options = std::make_shared<EvaluateOptions>();
+  auto run = std::make_shared<RunEvaluateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "evaluate",
-      "Score predicted label volumes against reference labels: 3-D Dice, HD95 and ASSD (mm) per case and structure");
-  cmd->add_option("--pred", options->pred, "folder of predicted label volumes, <case>.nii.gz")->required();
-  cmd->add_option("--labels", options->labels, "folder of reference label volumes with the same case names")
-      ->required();
-  cmd->add_option("--report", options->report, "report.json to write; report.csv is written next to it")->required();
+      "Score predicted label volumes against reference labels (--pred/--labels), or a trained run on labelled "
+      "folders (--run/--task): 3-D Dice, HD95 and ASSD (mm) per case and structure");
+  cmd->add_option("--pred", options->pred, "folder of predicted label volumes, <case>.nii.gz");
+  cmd->add_option("--labels", options->labels, "folder of reference label volumes with the same case names");
+  cmd->add_option("--report", options->report, "report.json to write; report.csv is written next to it");
   cmd->add_option("--spacing-from", options->spacing_from, "whose voxel spacing the distances use")
       ->check(CLI::IsMember({"labels", "pred"}))
       ->capture_default_str();
   cmd->add_option("--labels-set", options->label_set, "label convention (class names and allowed values)")
       ->check(CLI::IsMember({"acdc", "mscmr"}))
       ->capture_default_str();
-  cmd->callback([options] { evaluate_folders(*options); });
+  cmd->add_option("--run", run->run, "a training run folder (from train); evaluates its networks");
+  cmd->add_option("--task", run->tasks, "with --run: NAME=DIR, DIR holding images/ and labels/ (repeatable)");
+  cmd->callback([options, run] {
+    if (!run->run.empty()) {
+      MODELMIX_REQUIRE(options->pred.empty() && options->labels.empty(), "evaluate: use either --run/--task or --pred/--labels");
+      run->report = options->report.empty() ? run->run / "report.json" : options->report;
+      evaluate_run(*run);
+      return;
+    }
+    MODELMIX_REQUIRE(!options->pred.empty() && !options->labels.empty() && !options->report.empty(),
+                     "evaluate: give --pred, --labels and --report (or --run and --task)");
+    evaluate_folders(*options);
+  });
 }
 
 }  // namespace modelmix_cardiac

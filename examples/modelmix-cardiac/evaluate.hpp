@@ -4,6 +4,7 @@
 // write `report` (JSON) and the CSV next to it, atomically; prints a summary to stdout.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace modelmix_cardiac {
 
@@ -14,5 +15,13 @@ struct EvaluateOptions {
 };
 
 void evaluate_folders(const EvaluateOptions& options);
+
+// evaluate --run RUN_DIR --task NAME=DIR: segment DIR/images with the run's network for NAME
+// and score against DIR/labels; report.json holds one report (or {"reports": [...]} for several).
+struct RunEvaluateOptions {
+  std::filesystem::path run, report;
+  std::vector<std::string> tasks;
+};
+void evaluate_run(const RunEvaluateOptions& options);  // predict.cpp
 
 }  // namespace modelmix_cardiac

@@ -467,6 +467,17 @@ inline void draw_scribbles(stroke_canvas& canvas, const subject& s, const heart_
     contour.push_back({cx + r * std::cos(ray_angle(ray)), cy + r * std::sin(ray_angle(ray))});
   }
   canvas.polyline(contour, s.bg_brush, bg);
+  // A radial stroke from the contour out across the chest wall and its fat layer to the edge
+  // of the image: annotators mark the bright tissue that looks like blood as background too,
+  // and without it a network trained on scribbles labels the body wall as ventricle.
+  {
+    const int ray = int(rng.below(ray_count));
+    const double theta = ray_angle(ray);
+    const double r0 = (h.present ? extent[std::size_t(ray)] : no_heart_radius) + margin;
+    const double r1 = r0 + bg_length * double(canvas.W + canvas.H);  // clipped at the image border
+    canvas.polyline({{cx + r0 * std::cos(theta), cy + r0 * std::sin(theta)}, {cx + r1 * std::cos(theta), cy + r1 * std::sin(theta)}},
+                    1, bg);
+  }
   // Sometimes a short straight stroke farther out in the body.
   if (rng.bernoulli(0.5)) {
     const int ray = int(rng.below(ray_count));

@@ -19,6 +19,7 @@
 #include "modelmix/data/crop_pad.hpp"
 #include "modelmix/data/normalize.hpp"
 #include "modelmix/data/volume.hpp"
+#include "modelmix/method/postprocess.hpp"
 #include "modelmix/tensor/tensor.hpp"
 
 namespace modelmix::method {
@@ -28,6 +29,7 @@ struct PredictOptions {
   index_t batch = 8;       // slices per call of the predictor
   bool normalize = true;   // per-volume z-score first, as data::volume_slices does for training
   data::label_t fill = 0;  // label of voxels the S×S window does not cover
+  bool largest_component = false;  // keep each class's largest 3D component (method/postprocess.hpp)
 };
 
 // [B, C, H, W] scores → [B, H, W] class ids (the first maximum wins ties).
@@ -82,6 +84,7 @@ template <class T, class Predictor>
     const Tensor<data::label_t> pasted = data::paste_back(ids, H, W, options.fill);
     std::copy_n(pasted.data(), B * H * W, out.voxels.data() + z0 * H * W);
   }
+  if (options.largest_component) keep_largest_component(out, options.fill);
   return out;
 }
 

@@ -154,6 +154,32 @@ struct step_report {
   double total = 0;
 };
 
+// A network's parameters and BN buffers in a checkpoint archive, named "<prefix>.<state_dict
+// name>" (e.g. "cine.encoder.block1.conv1.weight") like a PyTorch state_dict.
+template <class Net>
+void store_network(io::tensor_archive& archive, const std::string& prefix, Net& net) {
+  using T = typename Net::value_type;
+  for (auto& [name, p] : layers::named_parameters(net)) archive.put(prefix + "." + name, p->value);
+  layers::for_each_buffer(net, [&](const std::string& name, Tensor<T>& b) { archive.put(prefix + "." + name, b); });
+}
+
+// The inverse of store_network; every tensor must be present with the network's shape.
+// `source` names the file in error messages.
+template <class Net>
+void restore_network(const io::tensor_archive& archive, const std::string& prefix, Net& net, const std::string& source) {
+  using T = typename Net::value_type;
+  auto restore = [&](const std::string& name, Tensor<T>& dst) {
+    const std::string key = prefix + "." + name;
+    MODELMIX_REQUIRE(archive.contains(key), "checkpoint ", source, " has no tensor '", key, "'");
+    Tensor<T> src = archive.get_as<T>(key);
+    MODELMIX_REQUIRE(src.shape() == dst.shape(), "checkpoint ", source, ": '", key, "' has shape ", src.shape(),
+                     ", the network expects ", dst.shape());
+    dst = std::move(src);
+  };
+  for (auto& [name, p] : layers::named_parameters(net)) restore(name, p->value);
+  layers::for_each_buffer(net, [&](const std::string& name, Tensor<T>& b) { restore(name, b); });
+}
+
 class Trainer {
  public:
   using T = float;
@@ -233,10 +259,7 @@ class Trainer {
   // the optimizer's state, and the step counter; written atomically (io::save_safetensors).
   void save(const std::filesystem::path& path) {
     io::tensor_archive archive;
-    for (auto& task : tasks_) {
-      for (auto& [name, p] : layers::named_parameters(*task.net)) archive.put(task.name + "." + name, p->value);
-      layers::for_each_buffer(*task.net, [&](const std::string& name, Tensor<T>& b) { archive.put(task.name + "." + name, b); });
-    }
+    for (auto& task : tasks_) store_network(archive, task.name, *task.net);
     optim::save_optimizer(archive, *optimizer_);
     archive.put("trainer.step", Tensor<std::int64_t>(Shape{}, step_));
     archive.metadata["trainer.method"] = to_string(options_.method);
@@ -247,17 +270,7 @@ class Trainer {
   // Restores a checkpoint written by save() for the same tasks and network configuration.
   void load(const std::filesystem::path& path) {
     const io::tensor_archive archive = io::load_safetensors(path);
-    auto restore = [&](const std::string& name, Tensor<T>& dst) {
-      MODELMIX_REQUIRE(archive.contains(name), "checkpoint ", path.string(), " has no tensor '", name, "'");
-      Tensor<T> src = archive.get_as<T>(name);
-      MODELMIX_REQUIRE(src.shape() == dst.shape(), "checkpoint ", path.string(), ": '", name, "' has shape ",
-                       src.shape(), ", the network expects ", dst.shape());
-      dst = std::move(src);
-    };
-    for (auto& task : tasks_) {
-      for (auto& [name, p] : layers::named_parameters(*task.net)) restore(task.name + "." + name, p->value);
-      layers::for_each_buffer(*task.net, [&](const std::string& name, Tensor<T>& b) { restore(task.name + "." + name, b); });
-    }
+    for (auto& task : tasks_) restore_network(archive, task.name, *task.net, path.string());
     optim::load_optimizer(archive, *optimizer_);
     MODELMIX_REQUIRE(archive.contains("trainer.step"), "checkpoint ", path.string(), " has no 'trainer.step'");
     step_ = archive.get<std::int64_t>("trainer.step")[0];

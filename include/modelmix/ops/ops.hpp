@@ -16,9 +16,5 @@
 #include "modelmix/ops/upsample.hpp"
 
 // The parametric ops (mixed convolution, parameter combination).
-#if __has_include("modelmix/ops/conv2d.hpp")
-#include "modelmix/ops/conv2d.hpp"
-#endif
-#if __has_include("modelmix/ops/combine.hpp")
 #include "modelmix/ops/combine.hpp"
-#endif
+#include "modelmix/ops/conv2d.hpp"

@@ -21,6 +21,9 @@
 #include <algorithm>
 #include <memory>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "modelmix/ops/conv2d_spec.hpp"
 #include "modelmix/ops/cpu/im2col.hpp"
@@ -48,6 +51,14 @@ inline bool is_pointwise(const conv2d_problem& pb) {
 // Threads pay off only past a few microseconds of work; tiny problems (tests, gradcheck,
 // deep low-resolution layers) stay on the calling thread.
 inline bool worth_threads(const conv2d_problem& pb) { return pb.fprop_flops() >= double(1 << 21); }
+
+#ifdef _OPENMP
+inline int max_threads() { return omp_get_max_threads(); }
+inline int thread_id() { return omp_get_thread_num(); }
+#else
+inline int max_threads() { return 1; }
+inline int thread_id() { return 0; }
+#endif
 
 // Output rows per band, at least `min_rows`.
 inline index_t band_rows(const conv2d_problem& pb, index_t min_rows) {
@@ -160,15 +171,16 @@ void split_into_parents(const mix_spec<T>& spec, const T* dw, const T* db) {
   std::vector<double> dc(terms, 0.0);
   if (dw) {
     const index_t n = spec.weight_numel;
-#pragma omp parallel if (n > 16 * chunk)
-    {
-      std::vector<double> local(terms, 0.0);
-#pragma omp for schedule(static)
-      for (index_t j = 0; j < n; j += chunk)
-        split_range(spec, dw, j, std::min(n, j + chunk), &mix_term<T>::weight, &mix_term<T>::grad_weight, local.data());
-#pragma omp critical(modelmix_conv2d_split)
-      for (std::size_t i = 0; i < terms; ++i) dc[i] += local[i];
-    }
+    // One partial dot product per chunk, summed in chunk order afterwards: the result does not
+    // depend on the number of threads or their timing.
+    const index_t chunks = (n + chunk - 1) / chunk;
+    std::vector<double> partial(std::size_t(chunks) * terms, 0.0);
+#pragma omp parallel for schedule(static) if (n > 16 * chunk)
+    for (index_t c = 0; c < chunks; ++c)
+      split_range(spec, dw, c * chunk, std::min(n, (c + 1) * chunk), &mix_term<T>::weight, &mix_term<T>::grad_weight,
+                  partial.data() + std::size_t(c) * terms);
+    for (index_t c = 0; c < chunks; ++c)
+      for (std::size_t i = 0; i < terms; ++i) dc[i] += partial[std::size_t(c) * terms + i];
   }
   if (db) split_range(spec, db, 0, spec.bias_numel, &mix_term<T>::bias, &mix_term<T>::grad_bias, dc.data());
   for (std::size_t i = 0; i < terms; ++i)
@@ -245,12 +257,18 @@ void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mix_s
   const bool pointwise = detail::is_pointwise(pb);
   RowMajorMatrix<T> dw = RowMajorMatrix<T>::Zero(want_dw ? K : 0, CRS);
   Eigen::Matrix<T, Eigen::Dynamic, 1> db = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(want_db ? K : 0);
-#pragma omp parallel if (detail::worth_threads(pb))
+  // Each thread accumulates a fixed (static) share of the bands; the shares are added in thread
+  // order, so a run is reproducible bit for bit for a given thread count.
+  const int threads = detail::worth_threads(pb) ? detail::max_threads() : 1;
+  std::vector<RowMajorMatrix<T>> dw_parts(static_cast<std::size_t>(threads));
+  std::vector<Eigen::Matrix<T, Eigen::Dynamic, 1>> db_parts(static_cast<std::size_t>(threads));
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
+    const std::size_t me = std::size_t(detail::thread_id());
     auto col = detail::scratch<T>(pointwise || !want_dw ? 0 : CRS * grid.rows() * pb.Q());
-    RowMajorMatrix<T> dw_local = RowMajorMatrix<T>::Zero(dw.rows(), dw.cols());
-    Eigen::Matrix<T, Eigen::Dynamic, 1> db_local = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(db.size());
-#pragma omp for schedule(dynamic)
+    RowMajorMatrix<T>& dw_local = dw_parts[me] = RowMajorMatrix<T>::Zero(dw.rows(), dw.cols());
+    Eigen::Matrix<T, Eigen::Dynamic, 1>& db_local = db_parts[me] = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(db.size());
+#pragma omp for schedule(static)
     for (index_t task = 0; task < grid.size(); ++task) {
       const detail::band b = grid[task];
       const index_t cols = (b.p1 - b.p0) * pb.Q();
@@ -258,11 +276,10 @@ void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mix_s
       if (want_dw) dw_local.noalias() += DY * detail::band_operand(pb, x, b, col.get()).transpose();
       if (want_db) db_local += DY.rowwise().sum();
     }
-#pragma omp critical(modelmix_conv2d_wgrad)
-    {
-      dw += dw_local;
-      db += db_local;
-    }
+  }
+  for (int t = 0; t < threads; ++t) {
+    if (dw_parts[std::size_t(t)].size() == dw.size()) dw += dw_parts[std::size_t(t)];
+    if (db_parts[std::size_t(t)].size() == db.size()) db += db_parts[std::size_t(t)];
   }
   detail::split_into_parents(spec, want_dw ? dw.data() : nullptr, want_db ? db.data() : nullptr);
 }

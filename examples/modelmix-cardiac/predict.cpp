@@ -1,0 +1,110 @@
+// modelmix-cardiac predict / evaluate --run: the networks of a training run applied to NIfTI
+// volumes, slice by slice (crop/pad to the training size, paste back), with the input's
+// geometry kept in every written label volume.
+#include <cstdio>
+#include <map>
+
+#include "commands.hpp"
+#include "evaluate.hpp"
+#include "modelmix/data/dataset_folder.hpp"
+#include "modelmix/io/nifti.hpp"
+#include "modelmix/method/evaluation.hpp"
+#include "run_folder.hpp"
+#include "run_support.hpp"
+
+namespace modelmix_cardiac {
+namespace {
+
+using namespace modelmix;
+namespace fs = std::filesystem;
+
+// The network of one task of a run, with its trained weights.
+std::unique_ptr<models::UNet<float>> load_task_network(const fs::path& run, const run_config& c, const std::string& task) {
+  (void)c.task(task, run);
+  auto net = std::make_unique<models::UNet<float>>(c.network());
+  const auto checkpoint = run_checkpoint(run);
+  MODELMIX_REQUIRE(fs::is_regular_file(checkpoint), "--run ", run.string(), ": no checkpoint.safetensors (has training started?)");
+  method::restore_network(io::load_safetensors(checkpoint), task, *net, checkpoint.string());
+  return net;
+}
+
+// Images of DIR: DIR/images/*.nii.gz when it exists, else DIR/*.nii.gz.
+std::map<std::string, fs::path> input_images(const fs::path& dir) {
+  MODELMIX_REQUIRE(fs::is_directory(dir), "--in ", dir.string(), ": no such folder");
+  const auto images = fs::is_directory(dir / "images") ? data::list_volumes(dir / "images") : data::list_volumes(dir);
+  MODELMIX_REQUIRE(!images.empty(), "--in ", dir.string(), ": no .nii or .nii.gz volumes found");
+  return images;
+}
+
+struct predict_settings {
+  fs::path run, in, out;
+  std::string task;
+  index_t batch = 8;
+};
+
+void run_predict(const predict_settings& s) {
+  const run_config c = load_run_config(s.run);
+  const std::string task = s.task.empty() ? c.tasks.front().name : s.task;
+  auto net = load_task_network(s.run, c, task);
+  ensure_folder(s.out);
+  const auto images = input_images(s.in);
+  for (const auto& [name, path] : images) {
+    const io::NiftiVolume<float> image = io::read_nifti<float>(path);
+    data::LabelVolume prediction = method::predict_volume(
+        image.volume, [&](const Tensor<float>& batch) { return method::segment_batch(*net, batch); },
+        {.size = c.size, .batch = s.batch});
+    io::write_labels(s.out / (name + ".nii.gz"), prediction, image.header);
+    std::fprintf(stderr, "predicted %s\n", name.c_str());
+  }
+  std::printf("wrote %zu label volumes to %s (task %s of run %s)\n", images.size(), s.out.string().c_str(), task.c_str(),
+              s.run.string().c_str());
+  if (fs::is_directory(s.in / "labels"))
+    evaluate_folders({.pred = s.out, .labels = s.in / "labels", .report = s.out / "report.json", .label_set = c.label_set});
+}
+
+}  // namespace
+
+void evaluate_run(const RunEvaluateOptions& options) {
+  const run_config c = load_run_config(options.run);
+  MODELMIX_REQUIRE(!options.tasks.empty(), "evaluate --run: give --task NAME=DIR (DIR with images/ and labels/)");
+  nlohmann::json reports = nlohmann::json::array();
+  for (const std::string& text : options.tasks) {
+    const task_spec spec = parse_task_spec(text);
+    auto net = load_task_network(options.run, c, spec.name);
+    const data::SplitFiles split = data::scan_split(spec.folder);
+    MODELMIX_REQUIRE(split.has_labels, "--task ", text, ": no labels/ folder (evaluation needs dense labels)");
+    std::vector<method::case_result> cases;
+    for (const data::Case& k : data::load_split(split, data::label_set_by_name(c.label_set), io::NiftiReader{}))
+      cases.push_back(method::evaluate_case(*net, k.image, *k.label, {.size = c.size}));
+    nlohmann::json report = report_json(c.method, spec.name, cases);
+    // ACDC: the same summary for end-diastole and end-systole frames.
+    std::vector<std::string> names;
+    for (const auto& k : cases) names.push_back(k.name);
+    const auto phases = method::acdc_phases(names);
+    for (auto phase : {method::CardiacPhase::ed, method::CardiacPhase::es}) {
+      std::vector<method::case_result> subset;
+      for (const auto& k : cases)
+        if (phases.at(k.name) == phase) subset.push_back(k);
+      if (!subset.empty()) report["phases"][method::to_string(phase)] = report_json(c.method, spec.name, subset)["structures"];
+    }
+    std::printf("%s %s: mean Dice %.4f over %zu volumes\n", c.method.c_str(), spec.name.c_str(),
+                report["mean_dice"].is_number() ? report["mean_dice"].get<double>() : 0.0, cases.size());
+    reports.push_back(report);
+  }
+  const nlohmann::json out = reports.size() == 1 ? reports[0] : nlohmann::json{{"reports", reports}};
+  write_text_atomically(options.report, out.dump(2) + "\n");
+  std::printf("wrote %s\n", options.report.string().c_str());
+}
+
+void add_predict_command(CLI::App& app) {
+  auto s = std::make_shared<predict_settings>();
+  CLI::App* cmd = app.add_subcommand("predict", "Segment NIfTI volumes with a trained run; writes <case>.nii.gz per volume");
+  cmd->add_option("--run", s->run, "Training run folder (from train)")->required();
+  cmd->add_option("--in", s->in, "Folder of images (or a split folder with images/ [and labels/])")->required();
+  cmd->add_option("--out", s->out, "Output folder for the label volumes (and report.json when --in has labels/)")->required();
+  cmd->add_option("--task", s->task, "Which task's network to use (default: the run's first task)");
+  cmd->add_option("--batch", s->batch, "Slices per forward pass")->capture_default_str();
+  cmd->callback([s] { run_predict(*s); });
+}
+
+}  // namespace modelmix_cardiac

@@ -1,0 +1,94 @@
+#pragma once
+// A training run on disk (the RUN_DIR of train / predict / evaluate --run):
+//   RUN_DIR/run.json               what was trained: method, tasks (name = folder), network, size, ...
+//   RUN_DIR/checkpoint.safetensors weights of every task's network ("<task>.<state_dict name>"),
+//                                  optimizer state and step; replaced atomically
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "files.hpp"
+#include "modelmix/core/error.hpp"
+#include "modelmix/models/unet.hpp"
+
+namespace modelmix_cardiac {
+
+struct task_spec {
+  std::string name;
+  std::filesystem::path folder;
+};
+
+// "NAME=DIR" → {NAME, DIR}; the option name goes into the error.
+inline task_spec parse_task_spec(const std::string& text, const char* option = "--task") {
+  const auto eq = text.find('=');
+  MODELMIX_REQUIRE(eq != std::string::npos && eq > 0 && eq + 1 < text.size(), option, " '", text,
+                   "': expected NAME=DIR, e.g. acdc=../shared/data/acdc/train");
+  const std::string name = text.substr(0, eq);
+  for (char c : name)
+    MODELMIX_REQUIRE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-', option, " '", text,
+                     "': task names may use letters, digits, '_' and '-'");
+  return {name, text.substr(eq + 1)};
+}
+
+struct run_config {
+  std::string method = "modelmix";
+  std::vector<task_spec> tasks;
+  std::string label_set = "acdc";
+  modelmix::index_t size = 256, width = 16, batch = 8, iters = 1000, shots = 5;
+  int depth = 5;
+  double lr = 1e-3;
+  std::uint64_t seed = 42;
+
+  [[nodiscard]] modelmix::models::unet_options network() const {
+    return {.in_channels = 1, .classes = 4, .width = width, .depth = depth};
+  }
+  [[nodiscard]] const task_spec& task(const std::string& name, const std::filesystem::path& run) const {
+    for (const auto& t : tasks)
+      if (t.name == name) return t;
+    std::string known;
+    for (const auto& t : tasks) known += (known.empty() ? "" : ", ") + t.name;
+    throw modelmix::error(modelmix::cat("run ", run.string(), " has no task '", name, "' (it has: ", known, ")"));
+  }
+};
+
+inline std::filesystem::path run_json(const std::filesystem::path& run) { return run / "run.json"; }
+inline std::filesystem::path run_checkpoint(const std::filesystem::path& run) { return run / "checkpoint.safetensors"; }
+
+inline void save_run_config(const std::filesystem::path& run, const run_config& c) {
+  nlohmann::json tasks = nlohmann::json::array();
+  for (const auto& t : c.tasks) tasks.push_back({{"name", t.name}, {"folder", t.folder.string()}});
+  const nlohmann::json j{{"method", c.method}, {"tasks", tasks},  {"label_set", c.label_set}, {"size", c.size},
+                         {"width", c.width},   {"depth", c.depth}, {"batch", c.batch},         {"iters", c.iters},
+                         {"shots", c.shots},   {"lr", c.lr},       {"seed", c.seed}};
+  write_text_atomically(run_json(run), j.dump(2) + "\n");
+}
+
+inline run_config load_run_config(const std::filesystem::path& run) {
+  const auto path = run_json(run);
+  MODELMIX_REQUIRE(std::filesystem::is_regular_file(path), "--run ", run.string(), ": no run.json (not a training run folder)");
+  std::ifstream in(path);
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    run_config c;
+    c.method = j.at("method").get<std::string>();
+    for (const auto& t : j.at("tasks")) c.tasks.push_back({t.at("name").get<std::string>(), t.at("folder").get<std::string>()});
+    c.label_set = j.at("label_set").get<std::string>();
+    c.size = j.at("size").get<modelmix::index_t>();
+    c.width = j.at("width").get<modelmix::index_t>();
+    c.depth = j.at("depth").get<int>();
+    c.batch = j.at("batch").get<modelmix::index_t>();
+    c.iters = j.at("iters").get<modelmix::index_t>();
+    c.shots = j.at("shots").get<modelmix::index_t>();
+    c.lr = j.at("lr").get<double>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw modelmix::error(modelmix::cat(path.string(), ": not a valid run description (", e.what(), ")"));
+  }
+}
+
+}  // namespace modelmix_cardiac
