@@ -149,9 +149,9 @@ void register_all() {
   for (bool backward : {false, true}) {
     const std::string mode = backward ? "conv2d_fwd_bwd_paired" : "conv2d_fwd_paired";
     for (const conv2d_problem& pb : problems) {
-      // About 3 s of paired calls at ~130 GFLOP/s, at least 10 pairs.
+      // About 4 s of paired calls at ~150 GFLOP/s, at least 20 pairs.
       const double flops = 3 * step_flops(pb, backward);
-      const auto iterations = static_cast<benchmark::IterationCount>(std::clamp(4e11 / flops, 10.0, 300.0));
+      const auto iterations = static_cast<benchmark::IterationCount>(std::clamp(6e11 / flops, 20.0, 300.0));
       benchmark::RegisterBenchmark(benchmark_name(mode, "", pb).c_str(),
                                    [pb, backward](benchmark::State& s) { run_paired(s, pb, backward); })
           ->Iterations(iterations)

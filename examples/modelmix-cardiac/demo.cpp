@@ -92,7 +92,7 @@ void run_demo(const demo_settings& s) {
     o.method = method::parse_training_method(name);
     o.network.width = s.width;
     o.network.depth = s.depth;
-    o.optimizer.lr = s.lr;
+    o.schedule = optim::poly_lr{.lr = s.lr, .total_steps = s.iters, .power = 0.9};
     o.batch_size = s.batch;
     o.seed = s.seed;
     std::vector<method::task_setup> setups;
@@ -161,7 +161,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--size", settings->size, "Slice size S (divisible by 2^(depth-1))")->capture_default_str();
   cmd->add_option("--width", settings->width, "U-Net width (channels of the first level)")->capture_default_str();
   cmd->add_option("--depth", settings->depth, "U-Net levels")->capture_default_str();
-  cmd->add_option("--lr", settings->lr, "Adam learning rate")->capture_default_str();
+  cmd->add_option("--lr", settings->lr, "Adam learning rate at the start (poly decay to 0)")->capture_default_str();
   cmd->add_option("--train-volumes", settings->train_volumes, "Training volumes per task")->capture_default_str();
   cmd->add_option("--scribbled", settings->scribbled, "Scribbled training volumes per task")->capture_default_str();
   cmd->add_option("--test-volumes", settings->test_volumes, "Held-out volumes per task")->capture_default_str();

@@ -41,6 +41,7 @@ struct run_config {
   modelmix::index_t size = 256, width = 16, batch = 8, iters = 1000, shots = 5;
   int depth = 5;
   double lr = 1e-3;
+  std::string schedule = "poly";  // constant | poly | cosine, over iters
   std::uint64_t seed = 42;
 
   [[nodiscard]] modelmix::models::unet_options network() const {
@@ -63,7 +64,7 @@ inline void save_run_config(const std::filesystem::path& run, const run_config& 
   for (const auto& t : c.tasks) tasks.push_back({{"name", t.name}, {"folder", t.folder.string()}});
   const nlohmann::json j{{"method", c.method}, {"tasks", tasks},  {"label_set", c.label_set}, {"size", c.size},
                          {"width", c.width},   {"depth", c.depth}, {"batch", c.batch},         {"iters", c.iters},
-                         {"shots", c.shots},   {"lr", c.lr},       {"seed", c.seed}};
+                         {"shots", c.shots},   {"lr", c.lr},       {"schedule", c.schedule}, {"seed", c.seed}};
   write_text_atomically(run_json(run), j.dump(2) + "\n");
 }
 
@@ -84,6 +85,7 @@ inline run_config load_run_config(const std::filesystem::path& run) {
     c.iters = j.at("iters").get<modelmix::index_t>();
     c.shots = j.at("shots").get<modelmix::index_t>();
     c.lr = j.at("lr").get<double>();
+    c.schedule = j.value("schedule", std::string("poly"));
     c.seed = j.at("seed").get<std::uint64_t>();
     return c;
   } catch (const nlohmann::json::exception& e) {

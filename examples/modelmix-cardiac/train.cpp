@@ -78,7 +78,12 @@ void run_train(train_settings s) {
   method::trainer_options o;
   o.method = method::parse_training_method(c.method);
   o.network = c.network();
-  o.optimizer.lr = c.lr;
+  if (c.schedule == "poly")
+    o.schedule = optim::poly_lr{.lr = c.lr, .total_steps = c.iters, .power = 0.9};
+  else if (c.schedule == "cosine")
+    o.schedule = optim::cosine_lr{.lr = c.lr, .total_steps = c.iters};
+  else
+    o.schedule = optim::constant_lr{c.lr};
   o.batch_size = c.batch;
   o.seed = c.seed;
   std::vector<method::task_setup> setups;
@@ -117,7 +122,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--size", s->config.size, "Crop/pad size S of the slices")->capture_default_str();
   cmd->add_option("--width", s->config.width, "U-Net width (original 64)")->capture_default_str();
   cmd->add_option("--depth", s->config.depth, "U-Net levels")->capture_default_str();
-  cmd->add_option("--lr", s->config.lr, "Adam learning rate")->capture_default_str();
+  cmd->add_option("--lr", s->config.lr, "Adam learning rate (at the start of the schedule)")->capture_default_str();
+  cmd->add_option("--schedule", s->config.schedule, "Learning-rate schedule over --iters")
+      ->check(CLI::IsMember({"constant", "poly", "cosine"}))
+      ->capture_default_str();
   cmd->add_option("--seed", s->config.seed, "Seed of the split and the training")->capture_default_str();
   cmd->add_option("--threads", s->threads, "OpenMP threads (0 = default)")->capture_default_str();
   cmd->add_option("--checkpoint-every", s->checkpoint_every, "Steps between checkpoints")->capture_default_str();

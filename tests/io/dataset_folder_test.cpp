@@ -128,7 +128,7 @@ TEST_CASE("label set: remapping another convention on load", "[io][dataset]") {
   set.remap = {{0, 0}, {200, 2}, {500, 3}, {600, 1}};
   const auto raw = filled({1, 2, 3}, {0, 200, 500, 600, 500, 0});
   const auto labels = set.to_labels(raw, data::LabelRole::dense, "raw.nii");
-  CHECK(std::vector<data::label_t>(labels.voxels.storage()) == std::vector<data::label_t>{0, 2, 3, 1, 3, 0});
+  CHECK(labels.voxels.storage() == std::vector<data::label_t>{0, 2, 3, 1, 3, 0});
   CHECK_THROWS_WITH(set.to_labels(filled({1, 1, 2}, {0, 3}), data::LabelRole::dense, "raw.nii"),
                     Contains("raw.nii") && Contains("value 3") && Contains("after remapping"));
   CHECK_THROWS_WITH(data::label_set_by_name("myops"), Contains("myops"));

@@ -8,6 +8,7 @@
 //                 output never depends on how many normals were drawn before)
 // derive_seed() turns (seed, a, b) into an independent stream seed with splitmix64, so a
 // subject, an epoch or a batch slot each get their own reproducible stream.
+#include "modelmix/core/hash.hpp"
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -21,13 +22,7 @@
 
 namespace modelmix::data {
 
-// splitmix64 finaliser: a bijective mixer whose outputs for consecutive inputs are uncorrelated.
-[[nodiscard]] constexpr std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+using modelmix::splitmix64;  // core/hash.hpp
 
 [[nodiscard]] constexpr std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) {
   return splitmix64(splitmix64(splitmix64(seed) ^ a) ^ b);

@@ -55,7 +55,7 @@ class BatchNorm2d {
 
   Var<T> forward(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) {
     if (const auto* mixed = bound_mix(ctx, this)) return mixed->forward(tape, x, ctx);
-    return ops::batch_norm2d(x, tape.parameter(weight), tape.parameter(bias), state(running_mean, running_var, true),
+    return ops::batch_norm2d(x, tape.parameter(weight), tape.parameter(bias), state(running_mean, running_var, ctx.update_running_stats),
                              ctx.training);
   }
 

@@ -6,6 +6,7 @@
 // drops the same units as a plain one. Give every Dropout of a network its own stream — set
 // dropout_options::stream, or call name_dropout_streams(net) once after building it, which
 // derives each stream from the layer's path — or layers with equal shapes drop equal units.
+#include "modelmix/core/hash.hpp"
 #include <cstdint>
 #include <string>
 
@@ -21,12 +22,7 @@ struct dropout_options {
 };
 
 namespace detail {
-inline std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using modelmix::splitmix64;  // core/hash.hpp
 // FNV-1a: a stable hash of a path, the same on every platform and run.
 inline std::uint64_t path_hash(const std::string& path) {
   std::uint64_t h = 0xcbf29ce484222325ULL;

@@ -5,6 +5,10 @@
 //   seed      the step's randomness. A Dropout layer draws its mask from hash(seed, its own
 //             stream id), so two runs with the same seed and the same network drop the same
 //             units. Vary it per step (e.g. seed = step counter).
+//   update_running_stats
+//             in training, whether BatchNorm layers fold this batch into their running
+//             statistics (off for auxiliary passes — mixed-up or rotated inputs, virtual
+//             models — whose statistics differ from the data evaluation will see).
 //   mixing    network-level mixing (layers/mix_bindings.hpp): a Mixable layer whose address is
 //             bound there runs the mixed computation instead of its own; nullptr = no mixing.
 #include <cstdint>
@@ -19,6 +23,7 @@ struct forward_context {
   bool training = false;
   std::uint64_t seed = 0;
   const mix_bindings<T>* mixing = nullptr;
+  bool update_running_stats = true;
 };
 
 }  // namespace modelmix::layers

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "modelmix/core/hash.hpp"
 #include "modelmix/data/batch_loader.hpp"
 #include "modelmix/io/safetensors.hpp"
 #include "modelmix/layers/layers.hpp"
@@ -61,7 +62,7 @@ struct loss_weights {
 struct trainer_options {
   training_method method = training_method::modelmix;
   models::unet_options network{};
-  optim::adam_options optimizer{.lr = 1e-3, .weight_decay = 5e-4};  // original: lr 1e-4
+  optim::adam_options optimizer{.weight_decay = 5e-4};  // the rate comes from `schedule`
   index_t batch_size = 8;
   double grad_clip = 0;  // max global gradient norm; 0 = off
 
@@ -75,6 +76,11 @@ struct trainer_options {
   losses::dice_options dice{};                             // original: dice_options::original()
   loss_weights weights{};
   bool shared_initialisation = true;  // original: every task's network starts as a copy of the first
+  // BatchNorm running statistics come from the clean batches only; the original also folds in
+  // the mixed-up batches (true here). Virtual-model passes never update them (as the original,
+  // whose virtual model is a throw-away copy).
+  bool mixup_updates_bn_stats = false;
+  optim::lr_schedule schedule = optim::constant_lr{1e-3};  // original: constant 1e-4
 
   int ignore_label = data::unlabeled_label;
   double pce_eps = 1e-10;
@@ -109,8 +115,10 @@ template <class T>
   const int classes = int(o.network.classes);
   const Tensor<T> y_onehot = losses::one_hot<T>(scribble, classes, o.ignore_label);
   const Var<T> x = tape.constant(image), y = tape.constant(y_onehot);
+  // Pass 0 is the clean batch, 1 the mixed-up one, 2 the virtual model on the rotated batch.
   const auto ctx = [&](std::uint64_t pass) {
-    return layers::forward_context<T>{.training = true, .seed = draws.dropout_seed + pass};
+    const bool update = pass == 0 || (pass == 1 && o.mixup_updates_bn_stats);
+    return layers::forward_context<T>{.training = true, .seed = draws.dropout_seed + pass, .update_running_stats = update};
   };
   const auto weighted = [](double w, const Var<T>& loss, double& log) {
     log = loss.value()[0];
@@ -243,6 +251,7 @@ class Trainer {
     optimizer_->zero_grad();
     tape.backward(total);
     if (options_.grad_clip > 0) optim::clip_grad_norm(optimizer_->parameters(), options_.grad_clip);
+    optimizer_->set_lr(optim::lr_at(options_.schedule, step_));
     optimizer_->step();
     report.total = total.value()[0];
     ++step_;
@@ -286,12 +295,8 @@ class Trainer {
     std::unique_ptr<data::batch_loader> loader;
   };
 
-  static std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t k) {
-    std::uint64_t z = seed ^ (k * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  // An independent stream seed for (seed, k).
+  static std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t k) { return splitmix64(splitmix64(seed) ^ k); }
 
   static void copy_parameters(Net& from, Net& to) {
     auto src = layers::named_parameters(from);

@@ -9,6 +9,7 @@
 // storing it. The caller chooses the seed; use a different one per layer and per step (e.g.
 // hash a step counter with the layer index), or the same units drop every time.
 // Identity (the input Var itself, no copy) when !training or p == 0.
+#include "modelmix/core/hash.hpp"
 #include <cmath>
 #include <cstdint>
 
@@ -17,13 +18,7 @@
 namespace modelmix::ops {
 
 namespace detail {
-// splitmix64's finaliser: a bijection on 64 bits that scrambles every input bit into all outputs.
-inline std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using modelmix::splitmix64;  // core/hash.hpp
 // Element i survives iff its 53-bit hash is ≥ ⌈p·2^53⌉, i.e. u = hash·2^−53 ≥ p.
 inline std::uint64_t dropout_threshold(double p) { return static_cast<std::uint64_t>(std::ceil(p * 0x1.0p53)); }
 inline bool dropout_keep_hashed(std::uint64_t seed_hash, std::uint64_t index, std::uint64_t threshold) {
