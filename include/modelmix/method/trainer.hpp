@@ -201,6 +201,8 @@ class Trainer {
                      "its reverse), got ", options_.batch_size);
     for (std::size_t t = 0; t < tasks.size(); ++t) {
       MODELMIX_REQUIRE(!tasks[t].slices.empty(), "Trainer: task '", tasks[t].name, "' has no training slices");
+      for (std::size_t u = 0; u < t; ++u)  // names prefix the checkpoint's tensors
+        MODELMIX_REQUIRE(tasks[u].name != tasks[t].name, "Trainer: two tasks are named '", tasks[t].name, "'");
       task_state s;
       s.name = tasks[t].name;
       s.slices = std::make_shared<const std::vector<data::slice_sample>>(std::move(tasks[t].slices));
