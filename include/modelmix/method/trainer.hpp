@@ -64,6 +64,10 @@ struct trainer_options {
   models::unet_options network{};
   optim::adam_options optimizer{.weight_decay = 5e-4};  // the rate comes from `schedule`
   index_t batch_size = 8;
+  // How often each scribbled slice enters an epoch's pool. With 5 scribbled volumes among 140
+  // (ACDC) most batches would hold no scribble at all; the original repeats the scribbled
+  // volumes 40–80×. 0 = automatic: about as many scribbled as unlabeled entries per task.
+  index_t scribbled_repeat = 0;
   double grad_clip = 0;  // max global gradient norm; 0 = off
 
   // ModelMix decisions (docs/method.md, "Our deliberate decisions")
@@ -316,8 +320,16 @@ class Trainer {
       o.seed = mix_seed(options_.seed, 1000003 + t);
       o.augmentation = tasks_[t].augmentation;
       o.first_batch = step_;
+      o.scribbled_repeat = options_.scribbled_repeat > 0 ? options_.scribbled_repeat : balanced_repeat(*tasks_[t].slices);
       tasks_[t].loader = std::make_unique<data::batch_loader>(tasks_[t].slices, o);
     }
+  }
+
+  static index_t balanced_repeat(const std::vector<data::slice_sample>& slices) {
+    index_t scribbled = 0;
+    for (const auto& s : slices) scribbled += s.has_scribbles() ? 1 : 0;
+    const index_t unlabeled = index_t(slices.size()) - scribbled;
+    return scribbled == 0 ? 1 : std::max<index_t>(1, unlabeled / scribbled);
   }
 
   std::vector<std::string> mixable_candidates() {
