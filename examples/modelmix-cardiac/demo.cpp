@@ -26,7 +26,7 @@ using namespace modelmix;
 
 struct demo_settings {
   std::string out = "modelmix-demo";
-  index_t iters = 400;
+  index_t iters = 500;
   index_t batch = 8;
   index_t size = 64;
   index_t width = 16;

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <vector>
+
 #include "modelmix/autograd/gradcheck.hpp"
 #include "modelmix/autograd/tape.hpp"
 
@@ -73,6 +75,34 @@ TEST_CASE("no_grad records no closures and restores the mode", "[autograd]") {
   CHECK(autograd::grad_mode_enabled());
   Var<float> y = multiply(tape.parameter(w), tape.parameter(w));
   CHECK(y.requires_grad());
+}
+
+TEST_CASE("ops with a run-time number of inputs record them all", "[autograd]") {
+  // y = Σ_k x_k, recorded with the span overload; only the last input needs a gradient.
+  Tape<double> tape;
+  std::vector<Var<double>> xs{tape.constant(Tensor<double>(Shape{2}, 1.0)),
+                              tape.constant(Tensor<double>(Shape{2}, 2.0))};
+  const auto sum_all = [&tape](const std::vector<Var<double>>& inputs) {
+    Tensor<double> y(Shape{2});
+    for (const Var<double>& x : inputs)
+      for (index_t i = 0; i < 2; ++i) y[i] += x.value()[i];
+    return tape.record("sum_all", std::move(y), inputs, [&tape, inputs](const Tensor<double>& g) {
+      for (const Var<double>& x : inputs)
+        if (Tensor<double>* gx = tape.grad_slot(x))
+          for (index_t i = 0; i < 2; ++i) (*gx)[i] += g[i];
+    });
+  };
+  CHECK_FALSE(sum_all(xs).requires_grad());  // no input needs a gradient: a constant
+  xs.push_back(tape.variable(Tensor<double>(Shape{2}, 3.0)));
+  Var<double> y = sum_all(xs);
+  REQUIRE(y.requires_grad());
+  tape.backward(total(multiply(y, y)));  // d/dx Σ y² = 2y = 12
+  CHECK(xs[2].grad()[0] == 12.0);
+  CHECK(xs[2].grad()[1] == 12.0);
+
+  Tape<double> other;
+  xs.push_back(other.constant(Tensor<double>(Shape{2}, 0.0)));
+  CHECK_THROWS_WITH(sum_all(xs), Catch::Contains("another tape"));
 }
 
 TEST_CASE("misuse of the tape gives clear errors", "[autograd]") {

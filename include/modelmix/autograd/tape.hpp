@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 
 #include "modelmix/autograd/parameter.hpp"
@@ -107,6 +108,10 @@ class Tape {
   // Appends an op result. The closure is kept only if gradients are enabled and some input
   // requires a gradient; otherwise the result is a constant.
   Var<T> record(const char* op, Tensor<T> value, std::initializer_list<Var<T>> inputs, Backward backward) {
+    return record(op, std::move(value), std::span<const Var<T>>(inputs.begin(), inputs.size()), std::move(backward));
+  }
+  // The same for ops with a run-time number of inputs (concatenation, N-way mixed convolution).
+  Var<T> record(const char* op, Tensor<T> value, std::span<const Var<T>> inputs, Backward backward) {
     bool needs_grad = false;
     for (const Var<T>& in : inputs) {
       check_owned(in, op);

@@ -40,15 +40,10 @@ Var<T> combine(std::span<const std::pair<Var<T>, Var<T>>> terms) {
     for (index_t j = 0; j < out.numel(); ++j) out[j] += ci * v[j];
   }
 
-  // The tape takes a fixed initializer_list of inputs; all were checked above, so one input
-  // that needs a gradient (or any, when none does) tells it whether to keep the closure.
   std::vector<std::pair<Var<T>, Var<T>>> inputs(terms.begin(), terms.end());
-  Var<T> witness = inputs[0].first;
-  for (const auto& [theta, c] : inputs) {
-    if (c.requires_grad()) witness = c;
-    if (theta.requires_grad()) witness = theta;
-  }
-  return tape.record("combine", std::move(out), {witness}, [&tape, inputs = std::move(inputs)](const Tensor<T>& g) {
+  std::vector<Var<T>> recorded;
+  for (const auto& [theta, c] : inputs) recorded.insert(recorded.end(), {theta, c});
+  return tape.record("combine", std::move(out), recorded, [&tape, inputs = std::move(inputs)](const Tensor<T>& g) {
     for (const auto& [theta, c] : inputs) {
       const Tensor<T>& v = theta.value();
       if (Tensor<T>* gt = tape.grad_slot(theta)) {

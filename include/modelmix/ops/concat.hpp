@@ -44,13 +44,8 @@ Var<T> concat_channels(std::span<const Var<T>> xs) {
     }
   }
 
-  // The tape takes a fixed initializer_list of inputs; every input was checked above, so one
-  // input that needs a gradient (or any, when none does) tells the tape whether to keep the closure.
-  const Var<T>* witness = &xs[0];
-  for (const Var<T>& v : xs)
-    if (v.requires_grad()) witness = &v;
   std::vector<Var<T>> inputs(xs.begin(), xs.end());
-  return tape.record("concat_channels", std::move(y), {*witness},
+  return tape.record("concat_channels", std::move(y), xs,
                      [&tape, inputs = std::move(inputs), block, N, out_block](const Tensor<T>& g) {
                        index_t offset = 0;
                        for (std::size_t k = 0; k < inputs.size(); ++k) {

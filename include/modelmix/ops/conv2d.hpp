@@ -107,13 +107,11 @@ Var<T> conv2d(const Var<T>& x, std::span<const mix_operand<std::type_identity_t<
   Tensor<T> y(pb.output_shape());
   backend.fprop(pb, x.value().data(), y.data(), detail::conv2d_spec_of(operands));
 
-  // The tape takes a fixed initializer_list of inputs; all were checked above, so one input
-  // that needs a gradient (or x, when none does) tells it whether to keep the closure.
-  Var<T> witness = x;
+  std::vector<Var<T>> inputs{x};
   for (const mix_operand<T>& p : operands)
     for (const Var<T>& v : {p.weight, p.bias, p.coeff})
-      if (v.valid() && v.requires_grad()) witness = v;
-  return tape.record("conv2d", std::move(y), {witness},
+      if (v.valid()) inputs.push_back(v);
+  return tape.record("conv2d", std::move(y), inputs,
                      [&tape, x, operands = std::move(operands), pb, backend](const Tensor<T>& g) {
                        mix_spec<T> spec = detail::conv2d_spec_of(operands);
                        for (std::size_t i = 0; i < operands.size(); ++i) {
