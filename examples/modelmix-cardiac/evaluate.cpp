@@ -294,6 +294,8 @@ void add_evaluate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--run", run->run, "a training run folder (from train); evaluates its networks");
   cmd->add_option("--task", run->tasks, "with --run: NAME=DIR, DIR holding images/ and labels/ (repeatable)");
+  cmd->add_flag("--largest-component", run->largest_component,
+                "with --run: keep each structure's largest 3D component before scoring (default: raw predictions)");
   cmd->callback([options, run] {
     if (!run->run.empty()) {
       MODELMIX_REQUIRE(options->pred.empty() && options->labels.empty(), "evaluate: use either --run/--task or --pred/--labels");

@@ -21,6 +21,7 @@ void evaluate_folders(const EvaluateOptions& options);
 struct RunEvaluateOptions {
   std::filesystem::path run, report;
   std::vector<std::string> tasks;
+  bool largest_component = false;  // post-process the predictions before scoring
 };
 void evaluate_run(const RunEvaluateOptions& options);  // predict.cpp
 

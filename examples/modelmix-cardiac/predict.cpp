@@ -40,6 +40,7 @@ struct predict_settings {
   fs::path run, in, out;
   std::string task;
   index_t batch = 8;
+  bool largest_component = false;
 };
 
 void run_predict(const predict_settings& s) {
@@ -52,7 +53,7 @@ void run_predict(const predict_settings& s) {
     const io::NiftiVolume<float> image = io::read_nifti<float>(path);
     data::LabelVolume prediction = method::predict_volume(
         image.volume, [&](const Tensor<float>& batch) { return method::segment_batch(*net, batch); },
-        {.size = c.size, .batch = s.batch});
+        {.size = c.size, .batch = s.batch, .largest_component = s.largest_component});
     io::write_labels(s.out / (name + ".nii.gz"), prediction, image.header);
     std::fprintf(stderr, "predicted %s\n", name.c_str());
   }
@@ -75,8 +76,10 @@ void evaluate_run(const RunEvaluateOptions& options) {
     MODELMIX_REQUIRE(split.has_labels, "--task ", text, ": no labels/ folder (evaluation needs dense labels)");
     std::vector<method::case_result> cases;
     for (const data::Case& k : data::load_split(split, data::label_set_by_name(c.label_set), io::NiftiReader{}))
-      cases.push_back(method::evaluate_case(*net, k.image, *k.label, {.size = c.size}));
+      cases.push_back(
+          method::evaluate_case(*net, k.image, *k.label, {.size = c.size, .largest_component = options.largest_component}));
     nlohmann::json report = report_json(c.method, spec.name, cases);
+    report["postprocessing"] = options.largest_component ? "largest_component" : "none";
     // ACDC: the same summary for end-diastole and end-systole frames.
     std::vector<std::string> names;
     for (const auto& k : cases) names.push_back(k.name);
@@ -104,6 +107,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--out", s->out, "Output folder for the label volumes (and report.json when --in has labels/)")->required();
   cmd->add_option("--task", s->task, "Which task's network to use (default: the run's first task)");
   cmd->add_option("--batch", s->batch, "Slices per forward pass")->capture_default_str();
+  cmd->add_flag("--largest-component", s->largest_component,
+                "Keep each structure's largest 3D connected component (post-processing; default: raw argmax)");
   cmd->callback([s] { run_predict(*s); });
 }
 
