@@ -20,6 +20,7 @@ namespace modelmix_cardiac {
 struct task_spec {
   std::string name;
   std::filesystem::path folder;
+  std::vector<std::string> scribbled;  // cases whose scribbles train (recorded in run.json)
 };
 
 // "NAME=DIR" → {NAME, DIR}; the option name goes into the error.
@@ -31,7 +32,7 @@ inline task_spec parse_task_spec(const std::string& text, const char* option = "
   for (char c : name)
     MODELMIX_REQUIRE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-', option, " '", text,
                      "': task names may use letters, digits, '_' and '-'");
-  return {name, text.substr(eq + 1)};
+  return {name, text.substr(eq + 1), {}};
 }
 
 struct run_config {
@@ -61,7 +62,8 @@ inline std::filesystem::path run_checkpoint(const std::filesystem::path& run) { 
 
 inline void save_run_config(const std::filesystem::path& run, const run_config& c) {
   nlohmann::json tasks = nlohmann::json::array();
-  for (const auto& t : c.tasks) tasks.push_back({{"name", t.name}, {"folder", t.folder.string()}});
+  for (const auto& t : c.tasks)
+    tasks.push_back({{"name", t.name}, {"folder", t.folder.string()}, {"scribbled", t.scribbled}});
   const nlohmann::json j{{"method", c.method}, {"tasks", tasks},  {"label_set", c.label_set}, {"size", c.size},
                          {"width", c.width},   {"depth", c.depth}, {"batch", c.batch},         {"iters", c.iters},
                          {"shots", c.shots},   {"lr", c.lr},       {"schedule", c.schedule}, {"seed", c.seed}};
@@ -76,7 +78,9 @@ inline run_config load_run_config(const std::filesystem::path& run) {
     const nlohmann::json j = nlohmann::json::parse(in);
     run_config c;
     c.method = j.at("method").get<std::string>();
-    for (const auto& t : j.at("tasks")) c.tasks.push_back({t.at("name").get<std::string>(), t.at("folder").get<std::string>()});
+    for (const auto& t : j.at("tasks"))
+      c.tasks.push_back({t.at("name").get<std::string>(), t.at("folder").get<std::string>(),
+                         t.value("scribbled", std::vector<std::string>{})});
     c.label_set = j.at("label_set").get<std::string>();
     c.size = j.at("size").get<modelmix::index_t>();
     c.width = j.at("width").get<modelmix::index_t>();

@@ -30,7 +30,9 @@ struct train_settings {
 };
 
 // One task's training slices: `shots` scribbled volumes chosen with the seed, the rest unlabeled.
-method::task_setup load_task(const task_spec& spec, const run_config& c, std::uint64_t seed) {
+// Records the chosen cases in spec.scribbled; a resumed run checks that the choice is unchanged
+// (it would not be if the folder gained or lost volumes), since the checkpoint was trained on it.
+method::task_setup load_task(task_spec& spec, const run_config& c, std::uint64_t seed) {
   const data::SplitFiles split = data::scan_split(spec.folder);
   MODELMIX_REQUIRE(split.has_scribbles, "--task ", spec.name, "=", spec.folder.string(),
                    ": no scribbles/ folder next to images/ (training needs scribbles)");
@@ -39,14 +41,23 @@ method::task_setup load_task(const task_spec& spec, const run_config& c, std::ui
                    cases.size(), " volumes in ", spec.folder.string());
   const data::few_scribble_split chosen = data::make_few_scribble_split(index_t(cases.size()), c.shots, seed);
   method::task_setup setup{spec.name, {}, {}};
+  std::vector<std::string> scribbled;
   for (index_t v = 0; v < index_t(cases.size()); ++v) {
     const data::Case& k = cases[std::size_t(v)];
-    const bool scribbled = chosen.is_scribbled(v);
-    for (auto& s : data::volume_slices(k.image, scribbled ? &*k.scribble : nullptr, nullptr, {.size = c.size}, v))
+    const bool is_scribbled = chosen.is_scribbled(v);
+    if (is_scribbled) scribbled.push_back(k.name);
+    for (auto& s : data::volume_slices(k.image, is_scribbled ? &*k.scribble : nullptr, nullptr, {.size = c.size}, v))
       setup.slices.push_back(std::move(s));
   }
-  std::fprintf(stderr, "task %s: %zu volumes (%lld scribbled), %zu slices from %s\n", spec.name.c_str(), cases.size(),
-               (long long)c.shots, setup.slices.size(), spec.folder.string().c_str());
+  if (!spec.scribbled.empty())
+    MODELMIX_REQUIRE(spec.scribbled == scribbled, "--resume: task ", spec.name, " in ", spec.folder.string(),
+                     " now yields other scribbled volumes than the run was trained on (did the folder change?); "
+                     "run.json lists them");
+  spec.scribbled = scribbled;
+  std::string names;
+  for (const auto& n : scribbled) names += (names.empty() ? "" : ", ") + n;
+  std::fprintf(stderr, "task %s: %zu volumes, %zu slices from %s; scribbled: %s\n", spec.name.c_str(), cases.size(),
+               setup.slices.size(), spec.folder.string().c_str(), names.c_str());
   return setup;
 }
 
