@@ -127,7 +127,7 @@ TEST_CASE("mixed Bias, BatchNorm2d and Linear equal layers with interpolated par
   CHECK(max_abs_difference(forward_value(f.mix(0.7, g), x), forward_value(interpolated<Linear<double>>({&f, &g}, {0.7, 0.3}), x)) < 1e-12);
 }
 
-TEST_CASE("BatchNorm2d statistics policies: host, partner, interpolate; never updated by a mixed forward",
+TEST_CASE("BatchNorm2d statistics policies: host, partner, interpolate, batch; never updated by a mixed forward",
           "[layers][mix][batchnorm]") {
   BatchNorm2d<double> a({3}), b({3}), c({3});
   test::randomize_all(a, 10);
@@ -154,12 +154,18 @@ TEST_CASE("BatchNorm2d statistics policies: host, partner, interpolate; never up
   CHECK(max_abs_difference(forward_value(a.mix(0.3, b, {.bn_stats = bn_stats_policy::interpolate}), x),
                            with_stats(lerp(a.running_mean, 0.3, b.running_mean, 0.7),
                                       lerp(a.running_var, 0.3, b.running_var, 0.7))) < tol);
+  // batch: in evaluation, the statistics of x itself, as a BatchNorm2d in training mode.
+  BatchNorm2d<double> batch_stats = interpolated<BatchNorm2d<double>>({&a, &b}, {0.3, 0.7});
+  CHECK(max_abs_difference(forward_value(a.mix(0.3, b, {.bn_stats = bn_stats_policy::batch}), x),
+                           forward_value(batch_stats, x, {.training = true})) < tol);
 
   // Training a mixed view uses batch statistics and leaves every parent's statistics alone.
   const Tensor<double> saved[] = {a.running_mean, a.running_var, b.running_mean, b.running_var, c.running_mean};
-  for (auto policy : {bn_stats_policy::host, bn_stats_policy::partner, bn_stats_policy::interpolate}) {
+  for (auto policy : {bn_stats_policy::host, bn_stats_policy::partner, bn_stats_policy::interpolate,
+                      bn_stats_policy::batch}) {
     auto soup = mix<BatchNorm2d<double>>({{a, 0.2}, {b, 0.3}, {c, 0.5}}, {.bn_stats = policy});
     (void)backward_sum(soup, x, {.training = true});
+    (void)forward_value(soup, x);
   }
   CHECK(bitwise_equal(a.running_mean, saved[0]));
   CHECK(bitwise_equal(a.running_var, saved[1]));

@@ -6,7 +6,8 @@
 //
 // Mixed: γ = Σ c_i·γ_i and β = Σ c_i·β_i through ops::combine. The running statistics are
 // never mixed silently: in evaluation the mixed layer normalises with the host's, the
-// partner's (parent 1) or the interpolated Σ c_i·stats_i, per mix_options::bn_stats; in
+// partner's (parent 1), the interpolated Σ c_i·stats_i, or the batch's own statistics, per
+// mix_options::bn_stats; in
 // training it uses the batch statistics and updates no parent's running statistics (the
 // virtual model is transient; the original code likewise mixes a throw-away copy).
 // Interpolated statistics are buffers: with a learnable coefficient, ∂L/∂c_i comes through γ
@@ -73,8 +74,9 @@ class BatchNorm2d {
     }
     const Var<T> gamma = ops::combine(gammas), beta = ops::combine(betas);
     BatchNorm2d& host = in.host();
-    if (ctx.training || in.options.bn_stats == bn_stats_policy::host)
-      return ops::batch_norm2d(x, gamma, beta, host.state(host.running_mean, host.running_var, false), ctx.training);
+    if (ctx.training || in.options.bn_stats == bn_stats_policy::host || in.options.bn_stats == bn_stats_policy::batch)
+      return ops::batch_norm2d(x, gamma, beta, host.state(host.running_mean, host.running_var, false),
+                               ctx.training || in.options.bn_stats == bn_stats_policy::batch);
     if (in.options.bn_stats == bn_stats_policy::partner) {
       MODELMIX_REQUIRE(in.size() >= 2, "BatchNorm2d: bn_stats_policy::partner needs a second parent");
       BatchNorm2d& partner = in.parent(1);

@@ -6,9 +6,12 @@
 //                     none:      no parent receives a gradient (the original PyTorch code, which
 //                                writes the mixed values into a detached copy). The input still
 //                                gets its gradient, so the layers below keep learning.
-//   bn_stats_policy   which running statistics a mixed BatchNorm2d normalises with in
-//                     evaluation: host's, partner's (parent 1), or Σ c_i·stats_i. They are never
-//                     mixed silently, and a mixed forward never updates any parent's statistics.
+//   bn_stats_policy   which statistics a mixed BatchNorm2d normalises with in evaluation:
+//                     host's, partner's (parent 1), Σ c_i·stats_i, or batch: recomputed on the
+//                     data being normalised (the mixed layer's activations differ from every
+//                     parent's, so no parent's statistics fit it exactly; evaluate whole batches
+//                     of a volume for this). They are never mixed silently, and a mixed forward
+//                     never updates any parent's statistics.
 //   learnable_coefficient
 //                     each c_i becomes its own Parameter<T> of shape [1], initialised to the
 //                     given value and receiving ∂L/∂c_i = ⟨g_θ, θ_i⟩. The c_i are independent
@@ -28,7 +31,7 @@
 namespace modelmix::layers {
 
 enum class gradient_policy { both, host_only, none };
-enum class bn_stats_policy { host, partner, interpolate };
+enum class bn_stats_policy { host, partner, interpolate, batch };
 
 struct mix_options {
   gradient_policy gradients = gradient_policy::both;
