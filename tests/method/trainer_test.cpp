@@ -164,6 +164,34 @@ TEST_CASE("resuming from a checkpoint gives the weights of an uninterrupted run"
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("pce trains on the scribbled slices only, unless told otherwise", "[method]") {
+  auto o = small_run();
+  o.method = method::training_method::pce;
+  auto scribbled_only = phantom_tasks(2);
+  for (auto& task : scribbled_only)
+    std::erase_if(task.slices, [](const data::slice_sample& x) { return !x.has_scribbles(); });
+  method::Trainer all(phantom_tasks(2), o), only(std::move(scribbled_only), o);
+  o.unlabeled_slices_in_pce = true;
+  method::Trainer with_unlabeled(phantom_tasks(2), o);
+  for (int i = 0; i < 3; ++i) {
+    (void)all.step();
+    (void)only.step();
+    (void)with_unlabeled.step();
+  }
+  const auto wa = weights(all), wo = weights(only), wu = weights(with_unlabeled);
+  bool differs = false;
+  for (std::size_t i = 0; i < wa.size(); ++i) {
+    CHECK(wa[i].storage() == wo[i].storage());  // the unlabeled slices were dropped
+    differs = differs || wa[i].storage() != wu[i].storage();
+  }
+  CHECK(differs);  // kept, they change the batches
+
+  auto unlabeled = phantom_tasks(2);
+  std::erase_if(unlabeled[1].slices, [](const data::slice_sample& x) { return x.has_scribbles(); });
+  o.unlabeled_slices_in_pce = false;
+  CHECK_THROWS_WITH(method::Trainer(std::move(unlabeled), o), Catch::Contains("task 'lge' has no scribbled slices"));
+}
+
 TEST_CASE("trainer rejects bad configurations with clear errors", "[method]") {
   auto o = small_run();
   auto one = phantom_tasks(1);

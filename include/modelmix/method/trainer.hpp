@@ -68,6 +68,9 @@ struct trainer_options {
   // (ACDC) most batches would hold no scribble at all; the original repeats the scribbled
   // volumes 40–80×. 0 = automatic: about as many scribbled as unlabeled entries per task.
   index_t scribbled_repeat = 0;
+  // Slices without scribbles give the pce baseline no loss, only BatchNorm statistics; by
+  // default pce trains on the scribbled slices alone, so its whole batch carries supervision.
+  bool unlabeled_slices_in_pce = false;
   double grad_clip = 0;  // max global gradient norm; 0 = off
 
   // ModelMix decisions (docs/method.md, "Our deliberate decisions")
@@ -207,6 +210,11 @@ class Trainer {
       MODELMIX_REQUIRE(!tasks[t].slices.empty(), "Trainer: task '", tasks[t].name, "' has no training slices");
       for (std::size_t u = 0; u < t; ++u)  // names prefix the checkpoint's tensors
         MODELMIX_REQUIRE(tasks[u].name != tasks[t].name, "Trainer: two tasks are named '", tasks[t].name, "'");
+      if (options_.method == training_method::pce && !options_.unlabeled_slices_in_pce) {
+        std::erase_if(tasks[t].slices, [](const data::slice_sample& x) { return !x.has_scribbles(); });
+        MODELMIX_REQUIRE(!tasks[t].slices.empty(), "Trainer: task '", tasks[t].name,
+                         "' has no scribbled slices, and pce trains on scribbles only");
+      }
       task_state s;
       s.name = tasks[t].name;
       s.slices = std::make_shared<const std::vector<data::slice_sample>>(std::move(tasks[t].slices));
