@@ -7,9 +7,9 @@
 // Mixed: γ = Σ c_i·γ_i and β = Σ c_i·β_i through ops::combine. The running statistics are
 // never mixed silently: in evaluation the mixed layer normalises with the host's, the
 // partner's (parent 1), the interpolated Σ c_i·stats_i, or the batch's own statistics, per
-// mix_options::bn_stats; in
-// training it uses the batch statistics and updates no parent's running statistics (the
-// virtual model is transient; the original code likewise mixes a throw-away copy).
+// mix_options::bn_stats; in training it uses the batch statistics and updates no parent's
+// running statistics (the virtual model is transient; the original code likewise mixes a
+// throw-away copy).
 // Interpolated statistics are buffers: with a learnable coefficient, ∂L/∂c_i comes through γ
 // and β only, not through the statistics (a stop-gradient, as for any running statistic).
 // Configuration (eps, momentum) is the host's.
