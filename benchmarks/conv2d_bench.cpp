@@ -28,7 +28,7 @@
 
 using namespace modelmix;
 using ops::conv2d_problem;
-using ops::mix_spec;
+
 
 namespace {
 
@@ -40,7 +40,7 @@ const char* variant_name(variant v) { return v == variant::fused ? "fused" : v =
 // variant has one parent with coefficient 1, the others two with 0.3 and 0.7.
 struct parents {
   std::vector<Tensor<float>> weight, bias, grad_weight, grad_bias;
-  mix_spec<float> spec;
+  mixing::spec<float> spec;
   parents(const conv2d_problem& pb, variant v) {
     const std::vector<float> coeffs = v == variant::plain ? std::vector<float>{1.f} : std::vector<float>{0.3f, 0.7f};
     spec.weight_numel = pb.K * pb.gemm_k();
@@ -63,7 +63,7 @@ struct buffers {
 };
 
 // One forward (and backward) step of one variant.
-void step(const conv2d_problem& pb, variant v, const mix_spec<float>& spec, buffers& b, bool backward) {
+void step(const conv2d_problem& pb, variant v, const mixing::spec<float>& spec, buffers& b, bool backward) {
   if (v == variant::naive) {
     ops::cpu::conv2d_fprop_naive(pb, b.x.data(), b.y.data(), spec);
     if (backward) {

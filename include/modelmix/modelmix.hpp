@@ -17,6 +17,11 @@
 #include "modelmix/autograd/parameter.hpp"
 #include "modelmix/autograd/tape.hpp"
 
+#include "modelmix/mixing/mixable.hpp"
+#include "modelmix/mixing/operand.hpp"
+#include "modelmix/mixing/plan.hpp"
+#include "modelmix/mixing/spec.hpp"
+
 #include "modelmix/ops/ops.hpp"
 
 #include "modelmix/layers/layers.hpp"

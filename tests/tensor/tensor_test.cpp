@@ -44,3 +44,32 @@ TEST_CASE("xtensor and Eigen views share the tensor's storage", "[tensor]") {
   CHECK(as_matrix(ct, 3, 2)(2, 1) == 12.0f);
   CHECK_THROWS(as_matrix(t, 4, 2));
 }
+
+TEST_CASE("tensor storage knows its device", "[tensor][device]") {
+  Tensor<float> t(Shape{2, 3}, 1.5f);
+  CHECK(t.where() == device::cpu);
+  CHECK_FALSE(t.on_device());
+  // zeros() fills, empty() only allocates (its contents are whatever the allocator gave).
+  Tensor<float> z = Tensor<float>::zeros(Shape{4, 5});
+  CHECK(z.numel() == 20);
+  for (float v : z.span()) CHECK(v == 0.0f);
+  Tensor<float> e = Tensor<float>::empty(Shape{3, 7});
+  CHECK(e.numel() == 21);
+  CHECK(e.shape() == Shape{3, 7});
+  // to(cpu) of a host tensor is a copy, not an alias.
+  Tensor<float> c = t.to(device::cpu);
+  c[0] = 9.0f;
+  CHECK(t[0] == 1.5f);
+  CHECK(c.to_host()[0] == 9.0f);
+}
+
+TEST_CASE("device storage without the CUDA backend is a clear error", "[tensor][device]") {
+  if constexpr (cuda_built_in) {
+    SUCCEED("built with CUDA: device storage is tested by the gpu tests");
+  } else {
+    CHECK_THROWS_WITH(Tensor<float>::empty(Shape{2}, device::cuda), Catch::Contains("built without CUDA"));
+    CHECK_THROWS_WITH(Tensor<float>(Shape{2}).to_device(), Catch::Contains("built without CUDA"));
+    // An empty device tensor needs no memory, so it exists even without CUDA.
+    CHECK(Tensor<float>::empty(Shape{0}, device::cuda).numel() == 0);
+  }
+}

@@ -12,11 +12,18 @@ struct Parameter {
   Tensor<T> grad;  // same shape as value; zeroed by the optimizer, accumulated by backward
 
   Parameter() = default;
-  explicit Parameter(Tensor<T> initial) : value(std::move(initial)), grad(value.shape()) {}
+  explicit Parameter(Tensor<T> initial)
+      : value(std::move(initial)), grad(Tensor<T>::zeros(value.shape(), value.where())) {}
 
   [[nodiscard]] const Shape& shape() const { return value.shape(); }
   [[nodiscard]] index_t numel() const { return value.numel(); }
   void zero_grad() { grad.zero(); }
+  // Value and gradient moved to `where` (a no-op when they are there already).
+  void to(device where) {
+    if (value.where() == where) return;
+    value = value.to(where);
+    grad = grad.to(where);
+  }
 };
 
 }  // namespace modelmix::autograd

@@ -123,12 +123,14 @@ class Tape {
     return out;
   }
 
-  // The gradient buffer of `v`, zero-initialised on first use; nullptr when `v` needs none.
+  // The gradient buffer of `v`, zero-initialised on first use on the device of `v`'s value;
+  // nullptr when `v` needs none.
   Tensor<T>* grad_slot(const Var<T>& v) {
     check_owned(v, "grad_slot");
     Node& n = nodes_[v.id_];
     if (!n.requires_grad) return nullptr;
-    if (n.grad == &n.owned_grad && n.owned_grad.shape() != n.value->shape()) n.owned_grad = Tensor<T>(n.value->shape());
+    if (n.grad == &n.owned_grad && n.owned_grad.shape() != n.value->shape())
+      n.owned_grad = Tensor<T>::zeros(n.value->shape(), n.value->where());
     n.reached = true;
     return n.grad;
   }
@@ -143,7 +145,7 @@ class Tape {
     MODELMIX_REQUIRE(nodes_[loss.id_].requires_grad,
                      "backward(): the loss does not depend on any parameter or variable that requires a gradient");
     backward_done_ = true;
-    (*grad_slot(loss))[0] += T(1);
+    seed(*grad_slot(loss));
     for (std::size_t i = loss.id_ + 1; i-- > 0;) {
       Node& n = nodes_[i];
       if (n.backward && n.reached) n.backward(*n.grad);
@@ -175,6 +177,16 @@ class Tape {
     bool reached = false;  // some gradient flowed into this node
     Backward backward;
   };
+
+  // ∂loss/∂loss = 1, on the loss's device (its fresh slot holds 0, so on the device the 1 is
+  // copied in rather than added).
+  static void seed(Tensor<T>& slot) {
+    if (!slot.on_device()) {
+      slot[0] += T(1);
+      return;
+    }
+    slot = Tensor<T>(Shape{1}, T(1)).to(device::cuda);
+  }
 
   Var<T> push_owned(Tensor<T> value, bool requires_grad) {
     Node& n = nodes_.emplace_back();  // deque: node addresses stay stable

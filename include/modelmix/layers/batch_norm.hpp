@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "modelmix/layers/forward_context.hpp"
-#include "modelmix/layers/mix_bindings.hpp"
-#include "modelmix/layers/mixed_layer.hpp"
+#include "modelmix/mixing/mixable.hpp"
+#include "modelmix/mixing/spec.hpp"
 #include "modelmix/ops/batch_norm.hpp"
 #include "modelmix/ops/combine.hpp"
 
@@ -32,7 +32,7 @@ struct batch_norm2d_options {
 };
 
 template <class T>
-class BatchNorm2d {
+class BatchNorm2d : public mixing::mixable<BatchNorm2d<T>, T> {
  public:
   using value_type = T;
 
@@ -54,15 +54,9 @@ class BatchNorm2d {
 
   [[nodiscard]] const batch_norm2d_options& options() const { return options_; }
 
-  Var<T> forward(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) {
-    if (const auto* mixed = bound_mix(ctx, this)) return mixed->forward(tape, x, ctx);
+  Var<T> forward_own(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) {
     return ops::batch_norm2d(x, tape.parameter(weight), tape.parameter(bias), state(running_mean, running_var, ctx.update_running_stats),
                              ctx.training);
-  }
-
-  [[nodiscard]] MixedLayer<BatchNorm2d> mix(double alpha, BatchNorm2d& other, const mix_options& options = {}) {
-    const auto c = two_way_coefficients(alpha, options);
-    return MixedLayer<BatchNorm2d>({{*this, c[0]}, {other, c[1]}}, options);
   }
 
   static Var<T> forward_mixed(Tape<T>& tape, const Var<T>& x, const mix_inputs<BatchNorm2d>& in,
@@ -83,14 +77,15 @@ class BatchNorm2d {
       return ops::batch_norm2d(x, gamma, beta, host.state(partner.running_mean, partner.running_var, false), false);
     }
     // interpolate: Σ c_i·stats_i at the coefficients' current values (statistics get no gradient)
-    Tensor<T> mean(host.running_mean.shape()), var(host.running_var.shape());
+    mixing::spec<T> means, vars;
     for (std::size_t i = 0; i < in.size(); ++i) {
       const T c = in.coeffs[i].value()[0];
-      for (index_t j = 0; j < mean.numel(); ++j) {
-        mean[j] += c * in.parent(i).running_mean[j];
-        var[j] += c * in.parent(i).running_var[j];
-      }
+      means.terms.push_back({in.parent(i).running_mean.data(), nullptr, c});
+      vars.terms.push_back({in.parent(i).running_var.data(), nullptr, c});
     }
+    Tensor<T> mean = Tensor<T>::empty(host.running_mean.shape()), var = Tensor<T>::empty(host.running_var.shape());
+    mixing::weighted_sum(mean.data(), mean.numel(), means, &mixing::term<T>::weight);
+    mixing::weighted_sum(var.data(), var.numel(), vars, &mixing::term<T>::weight);
     return ops::batch_norm2d(x, gamma, beta, host.state(mean, var, false), false);
   }
 

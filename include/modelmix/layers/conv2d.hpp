@@ -16,8 +16,8 @@
 
 #include "modelmix/layers/forward_context.hpp"
 #include "modelmix/layers/init.hpp"
-#include "modelmix/layers/mix_bindings.hpp"
-#include "modelmix/layers/mixed_layer.hpp"
+#include "modelmix/mixing/mixable.hpp"
+#include "modelmix/mixing/operand.hpp"
 #include "modelmix/ops/conv2d.hpp"
 
 namespace modelmix::layers {
@@ -41,7 +41,7 @@ struct linear_options {
 };
 
 template <class T>
-class Conv2d {
+class Conv2d : public mixing::mixable<Conv2d<T>, T> {
  public:
   using value_type = T;
 
@@ -69,28 +69,21 @@ class Conv2d {
   [[nodiscard]] const conv2d_options& options() const { return options_; }
   [[nodiscard]] bool has_bias() const { return options_.bias; }
 
-  Var<T> forward(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) {
-    if (const auto* mixed = bound_mix(ctx, this)) return mixed->forward(tape, x, ctx);
+  Var<T> forward_own(Tape<T>& tape, const Var<T>& x, const forward_context<T>&) {
     return ops::conv2d(x, tape.parameter(weight), has_bias() ? tape.parameter(bias) : Var<T>{}, op_options());
-  }
-
-  // θ = α·θ_this + (1−α)·θ_other, as a view (layers/mixed_layer.hpp).
-  [[nodiscard]] MixedLayer<Conv2d> mix(double alpha, Conv2d& other, const mix_options& options = {}) {
-    const auto c = two_way_coefficients(alpha, options);
-    return MixedLayer<Conv2d>({{*this, c[0]}, {other, c[1]}}, options);
   }
 
   // The mixed computation, shared by MixedLayer and network-level bindings.
   static Var<T> forward_mixed(Tape<T>& tape, const Var<T>& x, const mix_inputs<Conv2d>& in,
                               const forward_context<T>&) {
-    std::vector<ops::mix_operand<T>> operands;
+    std::vector<mixing::operand<T>> operands;
     operands.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
       Conv2d& p = in.parent(i);
       operands.push_back({in.bind(tape, i, p.weight), p.has_bias() ? in.bind(tape, i, p.bias) : Var<T>{},
                           in.coeffs[i]});
     }
-    return ops::conv2d(x, std::span<const ops::mix_operand<T>>(operands), in.host().op_options());
+    return ops::conv2d(x, std::span<const mixing::operand<T>>(operands), in.host().op_options());
   }
 
   void check_mixable_with(const Conv2d& other, const std::string& path) const {

@@ -6,7 +6,7 @@
 // forward first asks `bound_mix(ctx, this)` and, when it is bound, returns the view's forward
 // (MixedLayer<L>::forward → L::forward_mixed, exactly what a layer-level mix runs). Layers that
 // are not bound run as usual, so the rest of the network is the host's own.
-// Built by mix_networks (layers/mixed_network.hpp); keyed by address, so the host network must
+// Filled by mixing::plan (mixing/plan.hpp, behind mix_networks); keyed by address, so the host network must
 // not move while the table is in use.
 #include <memory>
 #include <string>
@@ -25,18 +25,36 @@ class mix_bindings {
     virtual Var<T> forward(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) const = 0;
   };
 
-  // Route `view.host()`'s forward through `view`.
+  // A binding that routes `view.host()`'s forward through `view` (owned by the caller).
+  template <class L>
+  [[nodiscard]] static std::unique_ptr<binding> make(MixedLayer<L> view) {
+    return std::make_unique<bound<L>>(std::move(view));
+  }
+
+  // Route `view.host()`'s forward through `view`; the table owns the view.
   template <class L>
   void bind(MixedLayer<L> view) {
     const void* key = &view.host();
-    MODELMIX_REQUIRE(!table_.contains(key), "mix_bindings: layer ", view.path(), " is bound twice");
-    paths_.push_back(view.path());
-    table_.emplace(key, std::make_unique<bound<L>>(std::move(view)));
+    std::string path = view.path();
+    owned_.push_back(make(std::move(view)));
+    activate(key, *owned_.back(), std::move(path));
+  }
+  // Route the forward of the layer at `key` through `b`, which the caller keeps alive
+  // (mixing::plan re-points a table at views it built once).
+  void activate(const void* key, const binding& b, std::string path) {
+    MODELMIX_REQUIRE(!table_.contains(key), "mix_bindings: layer ", path, " is bound twice");
+    paths_.push_back(std::move(path));
+    table_.emplace(key, &b);
+  }
+  // Unbind every layer (owned views stay alive until the table is destroyed).
+  void clear() {
+    table_.clear();
+    paths_.clear();
   }
 
   [[nodiscard]] const binding* find(const void* layer) const {
     auto it = table_.find(layer);
-    return it == table_.end() ? nullptr : it->second.get();
+    return it == table_.end() ? nullptr : it->second;
   }
   // Paths of the bound layers in the order they were bound.
   [[nodiscard]] const std::vector<std::string>& paths() const { return paths_; }
@@ -52,8 +70,9 @@ class mix_bindings {
     MixedLayer<L> view;
   };
 
-  std::unordered_map<const void*, std::unique_ptr<binding>> table_;
+  std::unordered_map<const void*, const binding*> table_;
   std::vector<std::string> paths_;
+  std::vector<std::unique_ptr<binding>> owned_;
 };
 
 // The view bound to `layer` in ctx.mixing, or nullptr.

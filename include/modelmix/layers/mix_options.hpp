@@ -83,6 +83,14 @@ class mix_coefficients {
   }
 
   [[nodiscard]] std::size_t size() const { return coeffs_.size(); }
+  // New values for every coefficient (checked like the first ones); views bound to these
+  // coefficients read them at their next forward.
+  void assign(const std::vector<double>& values, const mix_options& options) {
+    MODELMIX_REQUIRE(values.size() == coeffs_.size(), "mix: ", values.size(), " coefficients for ", coeffs_.size(),
+                     " parents");
+    check_mix_coefficients(values, options);
+    for (std::size_t i = 0; i < values.size(); ++i) coeffs_[i].value[0] = T(values[i]);
+  }
   [[nodiscard]] bool learnable() const { return learnable_; }
   [[nodiscard]] T value(std::size_t i) const { return coeffs_[i].value[0]; }
   [[nodiscard]] Parameter<T>& parameter(std::size_t i) { return coeffs_[i]; }

@@ -5,10 +5,11 @@
 //   auto s = mix_networks<Net>({{a, .2}, {b, .3}, {c, .5}}, select::all());      // N-way
 //   Var<float> y = v.forward(tape, x, ctx);
 //
-// The view walks the networks side by side (zip_visit: same paths, types and shapes), binds
-// every selected Mixable leaf of the host (parent 0) to a MixedLayer over the corresponding
-// leaves of all parents, and runs the host's own forward with ctx.mixing pointing at those
-// bindings. Unselected layers are the host's own. Nothing is copied: the view keeps pointers,
+// A mixing::plan (mixing/plan.hpp) pointed once: it walks the networks side by side (zip_visit: same
+// paths, types and shapes), binds every selected Mixable leaf of the host (parent 0) to a
+// MixedLayer over the corresponding leaves of all parents, and runs the host's own forward
+// with ctx.mixing pointing at those bindings. A training loop that mixes a different layer or
+// λ every step keeps one mixing::plan and re-points it instead. Unselected layers are the host's own. Nothing is copied: the view keeps pointers,
 // so the networks must not move or be destroyed while it (or a tape it recorded on) is in use.
 //
 // forward replaces any ctx.mixing the caller set (views do not nest).
@@ -26,6 +27,7 @@
 #include "modelmix/layers/select.hpp"
 #include "modelmix/layers/traversal.hpp"
 #include "modelmix/layers/zip_visit.hpp"
+#include "modelmix/mixing/plan.hpp"
 
 namespace modelmix::layers {
 
@@ -46,7 +48,28 @@ class MixedNetwork {
   using T = value_type;
 
   MixedNetwork(const std::vector<mix_parent<Net>>& parents, const select::selector& selector,
-               const mix_options& options = {}) {
+               const mix_options& options = {})
+      : plan_(make_plan(parents, selector, options)) {}
+
+  Var<T> forward(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) { return plan_.forward(tape, x, ctx); }
+
+  // The learnable coefficients (nothing when they are fixed).
+  template <class F>
+  void visit_parameters(const std::string& prefix, F&& f) {
+    plan_.coefficients().visit_parameters(join_path(prefix, "coeff"), f);
+  }
+
+  // Which layers are mixed (traversal order), e.g. the one select::random_one drew.
+  [[nodiscard]] const std::vector<std::string>& mixed_paths() const { return plan_.mixed_paths(); }
+  [[nodiscard]] Net& host() const { return plan_.host(); }
+  [[nodiscard]] std::span<Net* const> parents() const { return plan_.parents(); }
+  [[nodiscard]] mix_coefficients<T>& coefficients() const { return plan_.coefficients(); }
+  [[nodiscard]] const mix_bindings<T>& bindings() const { return plan_.bindings(); }
+
+ private:
+  // A plan whose candidates are exactly the selected layers, pointed at them once.
+  static mixing::plan<Net> make_plan(const std::vector<mix_parent<Net>>& parents, const select::selector& selector,
+                                  const mix_options& options) {
     MODELMIX_REQUIRE(!parents.empty(), "mix_networks: no networks given");
     std::vector<Net*> nets;
     std::vector<double> values;
@@ -54,49 +77,22 @@ class MixedNetwork {
       nets.push_back(&p.target);
       values.push_back(p.coeff);
     }
-    host_ = nets[0];
-    parents_ = nets;
-    coeffs_ = std::make_shared<mix_coefficients<T>>(values, options);
-
-    const std::vector<std::string> mixable = mixable_paths(*host_);
-    const std::vector<std::string> chosen = selector.choose(mixable);
+    check_mix_coefficients(values, options);
+    const std::vector<std::string> mixable = mixable_paths(*nets[0]);
+    std::vector<std::string> chosen = selector.choose(mixable);
     for (const auto& path : chosen)
       MODELMIX_REQUIRE(std::find(mixable.begin(), mixable.end(), path) != mixable.end(), "mix_networks: selector ",
                        selector.description, " chose \"", path, "\", which is not a mixable layer");
-
-    zip_visit(std::span<Net* const>(nets), [&](const std::string& path, auto group) {
-      using L = std::remove_pointer_t<typename decltype(group)::value_type>;
-      if constexpr (Mixable<L>) {
-        if (std::find(chosen.begin(), chosen.end(), path) != chosen.end())
-          bindings_.bind(MixedLayer<L>(std::vector<L*>(group.begin(), group.end()), coeffs_, options, path));
-      }
-    });
+    // Bound in traversal order, as the selectors' documentation promises.
+    std::vector<std::string> ordered;
+    for (const auto& path : mixable)
+      if (std::find(chosen.begin(), chosen.end(), path) != chosen.end()) ordered.push_back(path);
+    mixing::plan<Net> plan(std::move(nets), ordered, options, values);
+    plan.point(values, ordered);
+    return plan;
   }
 
-  Var<T> forward(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) {
-    forward_context<T> mixed_ctx = ctx;
-    mixed_ctx.mixing = &bindings_;
-    return host_->forward(tape, x, mixed_ctx);
-  }
-
-  // The learnable coefficients (nothing when they are fixed).
-  template <class F>
-  void visit_parameters(const std::string& prefix, F&& f) {
-    coeffs_->visit_parameters(join_path(prefix, "coeff"), f);
-  }
-
-  // Which layers are mixed (traversal order), e.g. the one select::random_one drew.
-  [[nodiscard]] const std::vector<std::string>& mixed_paths() const { return bindings_.paths(); }
-  [[nodiscard]] Net& host() const { return *host_; }
-  [[nodiscard]] std::span<Net* const> parents() const { return parents_; }
-  [[nodiscard]] mix_coefficients<T>& coefficients() const { return *coeffs_; }
-  [[nodiscard]] const mix_bindings<T>& bindings() const { return bindings_; }
-
- private:
-  Net* host_ = nullptr;
-  std::vector<Net*> parents_;
-  std::shared_ptr<mix_coefficients<T>> coeffs_;
-  mix_bindings<T> bindings_;
+  mixing::plan<Net> plan_;
 };
 
 template <Network Net>

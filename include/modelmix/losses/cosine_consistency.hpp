@@ -10,12 +10,14 @@
 // Gradient of one cosine (G = N·C terms in the mean, applied with −1/G):
 //   ‖a‖‖b‖ > eps:  ∂cos/∂a = b / (‖a‖‖b‖) − cos · a / ‖a‖²     (symmetrically for b)
 //   otherwise:     ∂cos/∂a = b / eps                             (the clamp is a constant)
-#include <algorithm>
-#include <cmath>
+//
+// Loops in ops/cpu/losses.hpp.
 #include <vector>
 
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/core/error.hpp"
+#include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::losses {
 
@@ -35,54 +37,23 @@ Var<T> offset_mean_cosine(const char* op, const Var<T>& a, const Var<T>& b, doub
   const index_t len = av.numel() / groups;
 
   // Per group: ‖a‖², ‖b‖², cos; backward needs all three.
+  const device where = ops::device_of(op, {av, bv});
   std::vector<double> aa(static_cast<std::size_t>(groups)), bb(aa.size()), cosine(aa.size());
-  double total = 0;
-#pragma omp parallel for reduction(+ : total)
-  for (index_t g = 0; g < groups; ++g) {
-    const T* x = av.data() + g * len;
-    const T* y = bv.data() + g * len;
-    double dot = 0, xx = 0, yy = 0;
-    for (index_t i = 0; i < len; ++i) {
-      dot += double(x[i]) * double(y[i]);
-      xx += double(x[i]) * double(x[i]);
-      yy += double(y[i]) * double(y[i]);
-    }
-    const std::size_t k = static_cast<std::size_t>(g);
-    aa[k] = xx;
-    bb[k] = yy;
-    cosine[k] = dot / std::max(std::sqrt(xx * yy), eps);
-    total += cosine[k];
-  }
+  const double total = ops::run_on(op, where, [&] {
+    return ops::cpu::group_cosines(av.data(), bv.data(), groups, len, eps, aa.data(), bb.data(), cosine.data());
+  });
   const double loss = offset - total / double(groups);
 
   return tape.record(op, Tensor<T>(Shape{1}, T(loss)), {a, b},
-                     [&tape, a, b, eps, groups, len, aa = std::move(aa), bb = std::move(bb),
+                     [&tape, a, b, op, eps, groups, len, aa = std::move(aa), bb = std::move(bb),
                       cosine = std::move(cosine)](const Tensor<T>& g) {
-                       const double scale = -double(g[0]) / double(groups);
-                       const Tensor<T>& av = a.value();
-                       const Tensor<T>& bv = b.value();
                        Tensor<T>* ga = tape.grad_slot(a);
                        Tensor<T>* gb = tape.grad_slot(b);
-#pragma omp parallel for
-                       for (index_t k = 0; k < groups; ++k) {
-                         const std::size_t s = static_cast<std::size_t>(k);
-                         const double norm = std::sqrt(aa[s] * bb[s]);
-                         const bool clamped = !(norm > eps);
-                         const double inv = clamped ? 1.0 / eps : 1.0 / norm;
-                         // ∂cos/∂a = inv·b − ca·a, ∂cos/∂b = inv·a − cb·b
-                         const double ca = clamped ? 0.0 : cosine[s] / aa[s];
-                         const double cb = clamped ? 0.0 : cosine[s] / bb[s];
-                         const T* x = av.data() + k * len;
-                         const T* y = bv.data() + k * len;
-                         if (ga) {
-                           T* out = ga->data() + k * len;
-                           for (index_t i = 0; i < len; ++i) out[i] += T(scale * (inv * double(y[i]) - ca * double(x[i])));
-                         }
-                         if (gb) {
-                           T* out = gb->data() + k * len;
-                           for (index_t i = 0; i < len; ++i) out[i] += T(scale * (inv * double(x[i]) - cb * double(y[i])));
-                         }
-                       }
+                       ops::run_on(op, g.where(), [&] {
+                         ops::cpu::group_cosines_backward(g.data(), a.value().data(), b.value().data(),
+                                                          ga ? ga->data() : nullptr, gb ? gb->data() : nullptr,
+                                                          groups, len, eps, aa.data(), bb.data(), cosine.data());
+                       });
                      });
 }
 

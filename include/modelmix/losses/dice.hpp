@@ -24,10 +24,14 @@
 // B = P + Y + s, masked by m for scribbled and divided by K there):
 //   ∂/∂p = −(2·y·B − A) / B²        ∂/∂y = −(2·p·B − A) / B²
 // Gradients into y at classes absent from the scribbles are zero (presence is a step).
+//
+// Loops in ops/cpu/losses.hpp.
 #include <vector>
 
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/core/error.hpp"
+#include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::losses {
 
@@ -48,31 +52,20 @@ Var<T> dice_global(Tape<T>& tape, const Var<T>& p, const Var<T>& y, double smoot
   const Tensor<T>& pv = p.value();
   const Tensor<T>& yv = y.value();
   const index_t count = pv.numel();
+  const device where = ops::device_of("dice", {pv, yv});
   double inter = 0, psum = 0, ysum = 0;
-#pragma omp parallel for reduction(+ : inter, psum, ysum)
-  for (index_t i = 0; i < count; ++i) {
-    inter += double(pv[i]) * double(yv[i]);
-    psum += double(pv[i]);
-    ysum += double(yv[i]);
-  }
+  ops::run_on("dice", where, [&] { ops::cpu::dice_global_sums(pv.data(), yv.data(), count, inter, psum, ysum); });
   const double a = 2 * inter + smooth, b = psum + ysum + smooth;
   const double loss = b > 0 ? 1 - a / b : 0.0;
   return tape.record("dice.global", Tensor<T>(Shape{1}, T(loss)), {p, y}, [&tape, p, y, a, b](const Tensor<T>& g) {
     if (!(b > 0)) return;
-    const double scale = double(g[0]) / (b * b);
-    const Tensor<T>& pv = p.value();
-    const Tensor<T>& yv = y.value();
-    const index_t count = pv.numel();
-    if (Tensor<T>* gp = tape.grad_slot(p)) {
-      T* out = gp->data();
-#pragma omp parallel for
-      for (index_t i = 0; i < count; ++i) out[i] += T(-scale * (2 * double(yv[i]) * b - a));
-    }
-    if (Tensor<T>* gy = tape.grad_slot(y)) {
-      T* out = gy->data();
-#pragma omp parallel for
-      for (index_t i = 0; i < count; ++i) out[i] += T(-scale * (2 * double(pv[i]) * b - a));
-    }
+    Tensor<T>* gp = tape.grad_slot(p);
+    Tensor<T>* gy = tape.grad_slot(y);
+    if (!gp && !gy) return;
+    ops::run_on("dice", g.where(), [&] {
+      ops::cpu::dice_global_backward(g.data(), p.value().data(), y.value().data(), gp ? gp->data() : nullptr,
+                                     gy ? gy->data() : nullptr, p.value().numel(), a, b);
+    });
   });
 }
 
@@ -81,35 +74,27 @@ Var<T> dice_scribbled(Tape<T>& tape, const Var<T>& p, const Var<T>& y, double sm
   const Tensor<T>& pv = p.value();
   const Tensor<T>& yv = y.value();
   const index_t n = pv.dim(0), classes = pv.dim(1), plane = pv.dim(2) * pv.dim(3);
+  const device where = ops::device_of("dice", {pv, yv});
 
-  // Which pixels carry a scribble, computed once and kept for backward.
+  // Which pixels carry a scribble, computed once and kept for backward; then per class the
+  // sums I_c, P_c, Y_c over them.
   std::vector<unsigned char> mask(static_cast<std::size_t>(n * plane));
-#pragma omp parallel for
-  for (index_t k = 0; k < n * plane; ++k) {
-    const index_t b = k / plane, i = k % plane;
-    double sum = 0;
-    for (index_t c = 0; c < classes; ++c) sum += double(yv[(b * classes + c) * plane + i]);
-    mask[static_cast<std::size_t>(k)] = sum > 0;
-  }
+  std::vector<double> inter(static_cast<std::size_t>(classes)), psum(inter.size()), ysum(inter.size());
+  ops::run_on("dice", where, [&] {
+    ops::cpu::dice_scribble_mask(yv.data(), mask.data(), n, classes, plane);
+    ops::cpu::dice_scribbled_sums(pv.data(), yv.data(), mask.data(), n, classes, plane, inter.data(), psum.data(),
+                                  ysum.data());
+  });
 
   // Per class: a = 2I + s, b = P + Y + s; b < 0 marks a class absent from the scribbles.
   std::vector<double> a(static_cast<std::size_t>(classes)), b(static_cast<std::size_t>(classes));
   double ratio_sum = 0;
   index_t present = 0;
-  for (index_t c = 0; c < classes; ++c) {
-    double inter = 0, psum = 0, ysum = 0;
-#pragma omp parallel for reduction(+ : inter, psum, ysum)
-    for (index_t k = 0; k < n * plane; ++k) {
-      if (!mask[static_cast<std::size_t>(k)]) continue;
-      const index_t at = ((k / plane) * classes + c) * plane + k % plane;
-      inter += double(pv[at]) * double(yv[at]);
-      psum += double(pv[at]);
-      ysum += double(yv[at]);
-    }
-    a[static_cast<std::size_t>(c)] = 2 * inter + smooth;
-    b[static_cast<std::size_t>(c)] = ysum > 0 ? psum + ysum + smooth : -1.0;
-    if (ysum > 0) {
-      ratio_sum += a[static_cast<std::size_t>(c)] / b[static_cast<std::size_t>(c)];
+  for (std::size_t c = 0; c < a.size(); ++c) {
+    a[c] = 2 * inter[c] + smooth;
+    b[c] = ysum[c] > 0 ? psum[c] + ysum[c] + smooth : -1.0;
+    if (ysum[c] > 0) {
+      ratio_sum += a[c] / b[c];
       ++present;
     }
   }
@@ -120,22 +105,14 @@ Var<T> dice_scribbled(Tape<T>& tape, const Var<T>& p, const Var<T>& y, double sm
       [&tape, p, y, mask = std::move(mask), a = std::move(a), b = std::move(b), present](const Tensor<T>& g) {
         if (present == 0) return;
         const Tensor<T>& pv = p.value();
-        const Tensor<T>& yv = y.value();
         const index_t n = pv.dim(0), classes = pv.dim(1), plane = pv.dim(2) * pv.dim(3);
         Tensor<T>* gp = tape.grad_slot(p);
         Tensor<T>* gy = tape.grad_slot(y);
-        for (index_t c = 0; c < classes; ++c) {
-          const double bc = b[static_cast<std::size_t>(c)], ac = a[static_cast<std::size_t>(c)];
-          if (bc < 0) continue;
-          const double scale = double(g[0]) / (double(present) * bc * bc);
-#pragma omp parallel for
-          for (index_t k = 0; k < n * plane; ++k) {
-            if (!mask[static_cast<std::size_t>(k)]) continue;
-            const index_t at = ((k / plane) * classes + c) * plane + k % plane;
-            if (gp) (*gp)[at] += T(-scale * (2 * double(yv[at]) * bc - ac));
-            if (gy) (*gy)[at] += T(-scale * (2 * double(pv[at]) * bc - ac));
-          }
-        }
+        ops::run_on("dice", g.where(), [&] {
+          ops::cpu::dice_scribbled_backward(g.data(), pv.data(), y.value().data(), mask.data(),
+                                            gp ? gp->data() : nullptr, gy ? gy->data() : nullptr, n, classes, plane,
+                                            a.data(), b.data(), present);
+        });
       });
 }
 

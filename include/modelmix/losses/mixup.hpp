@@ -12,12 +12,16 @@
 // Reproducibility: draws are deterministic for a given seeded engine and standard library;
 // std::gamma_distribution's algorithm is implementation-defined, so other standard
 // libraries give other (equally distributed) draws.
+//
+// Loops in ops/cpu/losses.hpp.
 #include <random>
 #include <span>
 #include <vector>
 
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/core/error.hpp"
+#include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::losses {
 
@@ -55,14 +59,10 @@ template <class T>
 [[nodiscard]] Tensor<T> mix_with_reversed(const Tensor<T>& x, std::span<const double> betas) {
   detail::check_mix_arguments<T>(x.shape(), betas);
   const index_t n = x.dim(0), per = n > 0 ? x.numel() / n : 0;
-  Tensor<T> out(x.shape());
-  for (index_t b = 0; b < n; ++b) {
-    const double beta = betas[static_cast<std::size_t>(b)];
-    const T* own = x.data() + b * per;
-    const T* partner = x.data() + (n - 1 - b) * per;
-    T* dst = out.data() + b * per;
-    for (index_t i = 0; i < per; ++i) dst[i] = T(beta * double(own[i]) + (1 - beta) * double(partner[i]));
-  }
+  const device where = ops::device_of("mix_with_reversed", {x});
+  Tensor<T> out = Tensor<T>::empty(x.shape(), where);
+  ops::run_on("mix_with_reversed", where,
+              [&] { ops::cpu::mix_with_reversed(x.data(), out.data(), betas.data(), n, per); });
   return out;
 }
 
@@ -75,16 +75,9 @@ template <class T>
                        Tensor<T>* gx = tape.grad_slot(x);
                        if (!gx) return;
                        const index_t n = g.dim(0), per = n > 0 ? g.numel() / n : 0;
-                       for (index_t b = 0; b < n; ++b) {
-                         const double beta = kept[static_cast<std::size_t>(b)];
-                         const T* gb = g.data() + b * per;
-                         T* own = gx->data() + b * per;
-                         T* partner = gx->data() + (n - 1 - b) * per;
-                         for (index_t i = 0; i < per; ++i) {
-                           own[i] += T(beta * double(gb[i]));
-                           partner[i] += T((1 - beta) * double(gb[i]));
-                         }
-                       }
+                       ops::run_on("mix_with_reversed", g.where(), [&] {
+                         ops::cpu::mix_with_reversed_backward(g.data(), gx->data(), kept.data(), n, per);
+                       });
                      });
 }
 

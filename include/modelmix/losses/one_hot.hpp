@@ -6,9 +6,13 @@
 // Pixels carrying the ignore value (scribbles: 4 = unlabeled) become the all-zero vector, so
 // they drop out of Σ y and every loss masks them without a separate mask tensor. Mixup later
 // turns these into soft targets; the all-zero convention survives mixing (0·β + 0·(1−β) = 0).
+//
+// Loop in ops/cpu/losses.hpp.
 #include <cstdint>
 
 #include "modelmix/core/error.hpp"
+#include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/dispatch.hpp"
 #include "modelmix/tensor/tensor.hpp"
 
 namespace modelmix::losses {
@@ -19,15 +23,16 @@ template <class T>
   MODELMIX_REQUIRE(labels.rank() == 3, "one_hot: labels must be [N, H, W]; got shape ", labels.shape());
   MODELMIX_REQUIRE(classes > 0, "one_hot: classes must be positive; got ", classes);
   const index_t n = labels.dim(0), h = labels.dim(1), w = labels.dim(2), plane = h * w;
-  Tensor<T> y(Shape{n, classes, h, w});
-  for (index_t b = 0; b < n; ++b) {
-    for (index_t i = 0; i < plane; ++i) {
-      const int label = labels[b * plane + i];
-      if (label == ignore_value) continue;
-      MODELMIX_REQUIRE(label < classes, "one_hot: label ", label, " at (n=", b, ", h=", i / w, ", w=", i % w,
-                       ") is neither a class in [0, ", classes, ") nor the ignore value ", ignore_value);
-      y[(b * classes + label) * plane + i] = T(1);
-    }
+  const device where = ops::device_of("one_hot", {labels});
+  Tensor<T> y = Tensor<T>::zeros(Shape{n, classes, h, w}, where);
+  const index_t bad = ops::run_on("one_hot", where, [&] {
+    return ops::cpu::one_hot(labels.data(), y.data(), n, plane, classes, ignore_value);
+  });
+  if (bad >= 0) {  // the first label (in row-major order) that is neither a class nor ignored
+    const index_t b = bad / plane, i = bad % plane;
+    const int label = labels.to_host()[bad];
+    throw error(cat("one_hot: label ", label, " at (n=", b, ", h=", i / w, ", w=", i % w,
+                    ") is neither a class in [0, ", classes, ") nor the ignore value ", ignore_value));
   }
   return y;
 }

@@ -17,11 +17,15 @@
 // divides by Σy + ε instead, which gives the same 0 for such batches.
 //
 // ε: the original uses 1e-12 for the supervised term and 1e-5 for the mixup term.
+//
+// Loops in ops/cpu/losses.hpp.
 #include <cmath>
 
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/losses/one_hot.hpp"
+#include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::losses {
 
@@ -36,36 +40,21 @@ template <class T>
   MODELMIX_REQUIRE(eps >= 0, "pce: eps must be non-negative; got ", eps);
 
   const index_t count = pv.numel();
-  const T* pd = pv.data();
-  const T* yd = yv.data();
+  const device where = ops::device_of("pce", {pv, yv});
   double weighted = 0, labeled = 0;
-#pragma omp parallel for reduction(+ : weighted, labeled)
-  for (index_t i = 0; i < count; ++i) {
-    if (yd[i] == T(0)) continue;  // skipped, so p = 0 with ε = 0 never gives 0·(−∞)
-    weighted -= double(yd[i]) * std::log(double(pd[i]) + eps);
-    labeled += double(yd[i]);
-  }
+  ops::run_on("pce", where, [&] { ops::cpu::pce_sums(pv.data(), yv.data(), count, eps, weighted, labeled); });
   const double loss = labeled > 0 ? weighted / labeled : 0.0;
 
   return tape.record("pce", Tensor<T>(Shape{1}, T(loss)), {p, y},
                      [&tape, p, y, eps, loss, labeled](const Tensor<T>& g) {
                        if (!(labeled > 0)) return;
-                       const Tensor<T>& pv = p.value();
-                       const Tensor<T>& yv = y.value();
-                       const double scale = double(g[0]) / labeled;
-                       const index_t count = pv.numel();
-                       if (Tensor<T>* gp = tape.grad_slot(p)) {
-                         T* out = gp->data();
-#pragma omp parallel for
-                         for (index_t i = 0; i < count; ++i)
-                           if (yv[i] != T(0)) out[i] += T(-scale * double(yv[i]) / (double(pv[i]) + eps));
-                       }
-                       if (Tensor<T>* gy = tape.grad_slot(y)) {
-                         T* out = gy->data();
-#pragma omp parallel for
-                         for (index_t i = 0; i < count; ++i)
-                           out[i] += T(scale * (-std::log(double(pv[i]) + eps) - loss));
-                       }
+                       Tensor<T>* gp = tape.grad_slot(p);
+                       Tensor<T>* gy = tape.grad_slot(y);
+                       if (!gp && !gy) return;
+                       ops::run_on("pce", g.where(), [&] {
+                         ops::cpu::pce_backward(g.data(), p.value().data(), y.value().data(), gp ? gp->data() : nullptr,
+                                                gy ? gy->data() : nullptr, p.value().numel(), eps, loss, labeled);
+                       });
                      });
 }
 

@@ -16,6 +16,7 @@
 // continues exactly where the interrupted one stopped.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -30,6 +31,7 @@
 #include "modelmix/losses/mixup.hpp"
 #include "modelmix/losses/one_hot.hpp"
 #include "modelmix/losses/partial_cross_entropy.hpp"
+#include "modelmix/mixing/plan.hpp"
 #include "modelmix/models/unet.hpp"
 #include "modelmix/ops/elementwise.hpp"
 #include "modelmix/ops/rotate.hpp"
@@ -113,10 +115,17 @@ struct step_draws {
   std::uint64_t dropout_seed = 0;
 };
 
-// One task's objective (the sum in the header comment) recorded on `tape`. `host` is f_t,
-// `partner` f_s; `image` [B, 1, S, S], `scribble` [B, S, S] with ignore_label = unlabeled.
+// The mix options of the virtual model as the trainer options say.
+inline layers::mix_options virtual_model_options(const trainer_options& o) {
+  return {.gradients = o.gradients, .bn_stats = o.bn_stats};
+}
+
+// One task's objective (the sum in the header comment) recorded on `tape`. `host` is f_t;
+// `virtual_model` mixes f_t (its host) with the partner f_s, re-pointed here at draws.lambda
+// and draws.mixed_layer (null unless the method is modelmix); `image` [B, 1, S, S],
+// `scribble` [B, S, S] with ignore_label = unlabeled.
 template <class T>
-[[nodiscard]] Var<T> task_objective(Tape<T>& tape, models::UNet<T>& host, models::UNet<T>& partner,
+[[nodiscard]] Var<T> task_objective(Tape<T>& tape, models::UNet<T>& host, mixing::plan<models::UNet<T>>* virtual_model,
                                     const Tensor<T>& image, const Tensor<data::label_t>& scribble,
                                     const step_draws& draws, const trainer_options& o, task_losses& logged) {
   const int classes = int(o.network.classes);
@@ -148,18 +157,31 @@ template <class T>
                                      logged.mix_consistency));
   }
   if (o.method == training_method::modelmix) {
-    const layers::mix_options mix{.gradients = o.gradients, .bn_stats = o.bn_stats};
-    auto virtual_model = layers::mix_networks(host, draws.lambda, partner, layers::select::path(draws.mixed_layer), mix);
+    MODELMIX_REQUIRE(virtual_model && &virtual_model->host() == &host,
+                     "task_objective: modelmix needs a mix plan whose host is the task's network");
+    virtual_model->point(layers::two_way_coefficients(draws.lambda, virtual_model->options()), {draws.mixed_layer});
     const Var<T> x_rot = tape.constant(ops::rotate_planes(image, draws.angle, T(0)));
     const Var<T> y_rot = tape.constant(
         losses::one_hot<T>(ops::rotate_planes(scribble, draws.angle, o.invented_label), classes, o.ignore_label));
-    const Var<T> p_mm = virtual_model.forward(tape, x_rot, ctx(2));
+    const Var<T> p_mm = virtual_model->forward(tape, x_rot, ctx(2));
     total = ops::add(total, weighted(o.weights.modelmix, supervised(p_mm, y_rot), logged.modelmix));
     const Var<T> p_back = ops::rotate(p_mm, T(-draws.angle), T(0));
     total = ops::add(total, weighted(o.weights.invariance, losses::cosine_invariance(p, p_back), logged.invariance));
   }
   logged.total = total.value()[0];
   return total;
+}
+
+// The same for a host and partner given directly: a plan built for this one call.
+template <class T>
+[[nodiscard]] Var<T> task_objective(Tape<T>& tape, models::UNet<T>& host, models::UNet<T>& partner,
+                                    const Tensor<T>& image, const Tensor<data::label_t>& scribble,
+                                    const step_draws& draws, const trainer_options& o, task_losses& logged) {
+  if (o.method != training_method::modelmix) return task_objective<T>(tape, host, nullptr, image, scribble, draws, o, logged);
+  const layers::mix_options mix = virtual_model_options(o);
+  mixing::plan<models::UNet<T>> plan({&host, &partner}, {draws.mixed_layer}, mix,
+                                  layers::two_way_coefficients(draws.lambda, mix));
+  return task_objective(tape, host, &plan, image, scribble, draws, o, logged);
 }
 
 struct step_report {
@@ -256,8 +278,9 @@ class Trainer {
       const std::size_t s = options_.method == training_method::modelmix ? partner(t, rng) : t;
       if (options_.method == training_method::modelmix) draws.lambda = losses::sample_beta(options_.lambda_alpha, rng);
       task_losses losses;
+      mixing::plan<Net>* virtual_model = options_.method == training_method::modelmix ? &plan(t, s) : nullptr;
       const Var<T> task_total =
-          task_objective(tape, *task.net, *tasks_[s].net, batch.image, batch.scribble, draws, options_, losses);
+          task_objective(tape, *task.net, virtual_model, batch.image, batch.scribble, draws, options_, losses);
       report.tasks.push_back(losses);
       total = t == 0 ? task_total : ops::add(total, task_total);
     }
@@ -352,6 +375,17 @@ class Trainer {
     return out;
   }
 
+  // The virtual model of host t with partner s: built on first use over every candidate layer,
+  // then re-pointed each step.
+  mixing::plan<Net>& plan(std::size_t t, std::size_t s) {
+    std::unique_ptr<mixing::plan<Net>>& p = plans_[{t, s}];
+    if (!p)
+      p = std::make_unique<mixing::plan<Net>>(std::vector<Net*>{tasks_[t].net.get(), tasks_[s].net.get()},
+                                           mixable_candidates(), virtual_model_options(options_),
+                                           std::vector<double>{1.0, 0.0});
+    return *p;
+  }
+
   std::size_t partner(std::size_t t, std::mt19937_64& rng) const {
     const std::size_t K = tasks_.size();
     if (K == 2) return 1 - t;
@@ -362,6 +396,7 @@ class Trainer {
   trainer_options options_;
   std::vector<task_state> tasks_;
   std::unique_ptr<optim::Adam<T>> optimizer_;
+  std::map<std::pair<std::size_t, std::size_t>, std::unique_ptr<mixing::plan<Net>>> plans_;
   index_t step_ = 0;
 };
 

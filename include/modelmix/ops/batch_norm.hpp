@@ -19,6 +19,7 @@
 #include <cmath>
 #include <vector>
 
+#include "modelmix/ops/cpu/batch_norm.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -49,84 +50,28 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, co
                    state.running_var.shape(), " must both be ", per_channel, " for input ", s);
   MODELMIX_REQUIRE(!training || M > 1, "batch_norm2d: training needs more than one value per channel, got input ", s);
 
+  const cpu::batch_norm_extents extents{N, C, HW};
+  const device where = device_of("batch_norm2d", {x.value(), gamma.value(), beta.value()});
   std::vector<double> mean(static_cast<std::size_t>(C)), rstd(static_cast<std::size_t>(C));
-  Tensor<T> y(s);
-  const T *px = x.value().data(), *pg = gamma.value().data(), *pb = beta.value().data();
-  T* py = y.data();
-  T *rm = state.running_mean.data(), *rv = state.running_var.data();
-  const double m = double(state.momentum), eps = double(state.eps);
-  const bool update = training && state.update_running_stats;
-#pragma omp parallel for schedule(static) if (s.numel() >= detail::parallel_min_work)
-  for (index_t c = 0; c < C; ++c) {
-    double mu, var;
-    if (training) {
-      double total = 0;
-      for (index_t n = 0; n < N; ++n) {
-        const T* in = px + (n * C + c) * HW;
-#pragma omp simd reduction(+ : total)
-        for (index_t i = 0; i < HW; ++i) total += double(in[i]);
-      }
-      mu = total / double(M);
-      double sq = 0;  // two passes: Σ(x − μ)² does not cancel like Σx² − Mμ²
-      for (index_t n = 0; n < N; ++n) {
-        const T* in = px + (n * C + c) * HW;
-#pragma omp simd reduction(+ : sq)
-        for (index_t i = 0; i < HW; ++i) sq += (double(in[i]) - mu) * (double(in[i]) - mu);
-      }
-      var = sq / double(M);
-      if (update) {
-        rm[c] = T((1 - m) * double(rm[c]) + m * mu);
-        rv[c] = T((1 - m) * double(rv[c]) + m * var * double(M) / double(M - 1));
-      }
-    } else {
-      mu = double(rm[c]);
-      var = double(rv[c]);
-    }
-    mean[c] = mu;
-    rstd[c] = 1.0 / std::sqrt(var + eps);
-    // y = a·x + b with a = γ·r, b = β − μ·a
-    const T a = T(double(pg[c]) * rstd[c]), b = T(double(pb[c]) - mu * double(pg[c]) * rstd[c]);
-    for (index_t n = 0; n < N; ++n) {
-      const T* in = px + (n * C + c) * HW;
-      T* out = py + (n * C + c) * HW;
-      for (index_t i = 0; i < HW; ++i) out[i] = a * in[i] + b;
-    }
-  }
+  Tensor<T> y = Tensor<T>::empty(s, where);
+  run_on("batch_norm2d", where, [&] {
+    cpu::batch_norm2d_forward(extents, x.value().data(), gamma.value().data(), beta.value().data(),
+                              state.running_mean.data(), state.running_var.data(), double(state.momentum),
+                              double(state.eps), training, training && state.update_running_stats, y.data(),
+                              mean.data(), rstd.data());
+  });
 
   return tape.record(
       "batch_norm2d", std::move(y), {x, gamma, beta},
-      [&tape, x, gamma, beta, mean = std::move(mean), rstd = std::move(rstd), N, C, HW, M, training](const Tensor<T>& g) {
+      [&tape, x, gamma, beta, mean = std::move(mean), rstd = std::move(rstd), extents, training](const Tensor<T>& g) {
         Tensor<T>* gx = tape.grad_slot(x);
         Tensor<T>* gg = tape.grad_slot(gamma);
         Tensor<T>* gb = tape.grad_slot(beta);
-        const T *pgo = g.data(), *px = x.value().data(), *pgamma = gamma.value().data();
-#pragma omp parallel for schedule(static) if (g.numel() >= detail::parallel_min_work)
-        for (index_t c = 0; c < C; ++c) {
-          const double mu = mean[c], r = rstd[c];
-          double sum_g = 0, sum_gxhat = 0;
-          for (index_t n = 0; n < N; ++n) {
-            const T *go = pgo + (n * C + c) * HW, *in = px + (n * C + c) * HW;
-#pragma omp simd reduction(+ : sum_g, sum_gxhat)
-            for (index_t i = 0; i < HW; ++i) {
-              sum_g += double(go[i]);
-              sum_gxhat += double(go[i]) * (double(in[i]) - mu) * r;
-            }
-          }
-          if (gb) (*gb)[c] += T(sum_g);
-          if (gg) (*gg)[c] += T(sum_gxhat);
-          if (!gx) continue;
-          // ∂x = k·g + k_x̂·x̂ + k_0, i.e. per element a·g + b·x + d
-          const double k = double(pgamma[c]) * r;
-          const double k_xhat = training ? -k * sum_gxhat / double(M) : 0.0;
-          const double k_0 = training ? -k * sum_g / double(M) : 0.0;
-          const T a = T(k), b = T(k_xhat * r), d = T(k_0 - k_xhat * r * mu);
-          for (index_t n = 0; n < N; ++n) {
-            const T* go = pgo + (n * C + c) * HW;
-            const T* in = px + (n * C + c) * HW;
-            T* out = gx->data() + (n * C + c) * HW;
-            for (index_t i = 0; i < HW; ++i) out[i] += a * go[i] + b * in[i] + d;
-          }
-        }
+        run_on("batch_norm2d", g.where(), [&] {
+          cpu::batch_norm2d_backward(extents, training, g.data(), x.value().data(), gamma.value().data(), mean.data(),
+                                     rstd.data(), gx ? gx->data() : nullptr, gg ? gg->data() : nullptr,
+                                     gb ? gb->data() : nullptr);
+        });
       });
 }
 

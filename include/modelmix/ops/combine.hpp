@@ -6,15 +6,31 @@
 //   out = Σ_i c_i·θ_i
 //   ∂θ_i += c_i·g        ∂c_i += ⟨g, θ_i⟩
 //
-// Convolution kernels never go through here: they fuse the same sum into their filter load
-// (ops/conv2d.hpp).
+// The same mix spec as the convolution (mixing/spec.hpp): the forward is mixing::weighted_sum, the
+// backward the CPU split every mixed op shares (ops/cpu/mix_gradient.hpp). Convolution
+// kernels never go through here: they fuse the same sum into their filter load (ops/conv2d.hpp).
 #include <span>
 #include <utility>
 #include <vector>
 
 #include "modelmix/autograd/tape.hpp"
+#include "modelmix/mixing/spec.hpp"
+#include "modelmix/ops/cpu/mix_gradient.hpp"
+#include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::ops {
+
+namespace detail {
+// The terms as a mix spec over the θ_i values (the "weight" of each term), coefficients read
+// on the host.
+template <class T>
+mixing::spec<T> combine_spec(const std::vector<std::pair<Var<T>, Var<T>>>& terms) {
+  mixing::spec<T> spec;
+  spec.weight_numel = terms[0].first.value().numel();
+  for (const auto& [theta, c] : terms) spec.terms.push_back({theta.value().data(), nullptr, c.value()[0]});
+  return spec;
+}
+}  // namespace detail
 
 template <class T>
 Var<T> combine(std::span<const std::pair<Var<T>, Var<T>>> terms) {
@@ -33,29 +49,22 @@ Var<T> combine(std::span<const std::pair<Var<T>, Var<T>>> terms) {
                      c.shape());
   }
 
-  Tensor<T> out(shape);
-  for (const auto& [theta, c] : terms) {
-    const T ci = c.value()[0];
-    const Tensor<T>& v = theta.value();
-    for (index_t j = 0; j < out.numel(); ++j) out[j] += ci * v[j];
-  }
-
+  const device where = terms[0].first.value().where();
   std::vector<std::pair<Var<T>, Var<T>>> inputs(terms.begin(), terms.end());
+  Tensor<T> out = Tensor<T>::empty(shape, where);
+  run_on("combine", where, [&] {
+    mixing::weighted_sum(out.data(), out.numel(), detail::combine_spec(inputs), &mixing::term<T>::weight);
+  });
+
   std::vector<Var<T>> recorded;
   for (const auto& [theta, c] : inputs) recorded.insert(recorded.end(), {theta, c});
   return tape.record("combine", std::move(out), recorded, [&tape, inputs = std::move(inputs)](const Tensor<T>& g) {
-    for (const auto& [theta, c] : inputs) {
-      const Tensor<T>& v = theta.value();
-      if (Tensor<T>* gt = tape.grad_slot(theta)) {
-        const T ci = c.value()[0];
-        for (index_t j = 0; j < g.numel(); ++j) (*gt)[j] += ci * g[j];
-      }
-      if (Tensor<T>* gc = tape.grad_slot(c)) {
-        double dot = 0;
-        for (index_t j = 0; j < g.numel(); ++j) dot += double(g[j]) * double(v[j]);
-        (*gc)[0] += T(dot);
-      }
+    mixing::spec<T> spec = detail::combine_spec(inputs);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (Tensor<T>* gt = tape.grad_slot(inputs[i].first)) spec.terms[i].grad_weight = gt->data();
+      if (Tensor<T>* gc = tape.grad_slot(inputs[i].second)) spec.terms[i].grad_coeff = gc->data();
     }
+    run_on("combine", g.where(), [&] { cpu::split_into_parents(spec, g.data(), static_cast<const T*>(nullptr)); });
   });
 }
 

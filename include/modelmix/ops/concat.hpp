@@ -4,12 +4,14 @@
 //   xs[k] [N, C_k, ...rest] → y [N, Σ C_k, ...rest]; all xs share N and rest.
 //   ∂xs[k] += the slice of g at channels [offset_k, offset_k + C_k)
 //
-// In memory each sample n of y is the blocks xs[0][n], xs[1][n], ... laid end to end.
+// In memory each sample n of y is the blocks xs[0][n], xs[1][n], ... laid end to end (copies in
+// ops/cpu/concat.hpp).
 #include <algorithm>
 #include <initializer_list>
 #include <span>
 #include <vector>
 
+#include "modelmix/ops/cpu/concat.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -34,15 +36,16 @@ Var<T> concat_channels(std::span<const Var<T>> xs) {
     dims[1] += s[1];
     block.push_back(s.numel() / std::max<index_t>(s[0], 1));
   }
-  Tensor<T> y{Shape(dims)};
-  const index_t N = dims[0], out_block = y.numel() / std::max<index_t>(N, 1);
-  for (index_t n = 0; n < N; ++n) {
-    T* out = y.data() + n * out_block;
-    for (std::size_t k = 0; k < xs.size(); ++k) {
-      const T* in = xs[k].value().data() + n * block[k];
-      out = std::copy(in, in + block[k], out);
-    }
+  device where = device::cpu;
+  std::vector<const T*> sources;  // the storage of each input, for the backend
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    where = device_of("concat_channels", {xs[0].value(), xs[k].value()});
+    sources.push_back(xs[k].value().data());
   }
+  Tensor<T> y = Tensor<T>::empty(Shape(dims), where);
+  const index_t N = dims[0], out_block = y.numel() / std::max<index_t>(N, 1);
+  run_on("concat_channels", where,
+         [&] { cpu::concat_channels(sources.data(), block.data(), sources.size(), y.data(), N, out_block); });
 
   std::vector<Var<T>> inputs(xs.begin(), xs.end());
   return tape.record("concat_channels", std::move(y), xs,
@@ -50,11 +53,9 @@ Var<T> concat_channels(std::span<const Var<T>> xs) {
                        index_t offset = 0;
                        for (std::size_t k = 0; k < inputs.size(); ++k) {
                          if (Tensor<T>* gk = tape.grad_slot(inputs[k]))
-                           for (index_t n = 0; n < N; ++n) {
-                             const T* src = g.data() + n * out_block + offset;
-                             T* dst = gk->data() + n * block[k];
-                             for (index_t i = 0; i < block[k]; ++i) dst[i] += src[i];
-                           }
+                           run_on("concat_channels", g.where(), [&] {
+                             cpu::concat_channels_backward(g.data(), gk->data(), N, out_block, offset, block[k]);
+                           });
                          offset += block[k];
                        }
                      });

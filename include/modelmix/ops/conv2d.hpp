@@ -14,8 +14,11 @@
 // spec, so the backend never touches it. This is how gradient policies `none` and
 // `host_only` are expressed by the layers.
 //
-// Paths: fused (ops/cpu/conv2d.hpp, the real one), naive (ops/cpu/conv2d_naive.hpp:
-// materialize then plain conv; tests/benchmarks only), reference (plain loops; tests only).
+// Backends, by the device of x: CPU paths fused (ops/cpu/conv2d.hpp, the real one), naive
+// (ops/cpu/conv2d_naive.hpp: materialize then plain conv; tests/benchmarks only), reference
+// (plain loops; tests only); CUDA: the fused kernels and their fallbacks (ops/cuda/conv2d_chain.hpp,
+// float, with the optional modelmix::cuda target). The coefficients c_i are [1] tensors read on the host
+// (a λ is drawn on the host each step).
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -24,8 +27,13 @@
 #include "modelmix/ops/conv2d_problem.hpp"
 #include "modelmix/ops/cpu/conv2d.hpp"
 #include "modelmix/ops/cpu/conv2d_naive.hpp"
-#include "modelmix/ops/mix_spec.hpp"
+#include "modelmix/mixing/operand.hpp"
+#include "modelmix/mixing/spec.hpp"
+#include "modelmix/ops/dispatch.hpp"
 #include "modelmix/ops/reference/conv2d.hpp"
+#if MODELMIX_WITH_CUDA
+#include "modelmix/ops/cuda/conv2d_chain.hpp"
+#endif
 
 namespace modelmix::ops {
 
@@ -40,31 +48,46 @@ struct conv2d_options {
 namespace detail {
 template <class T>
 struct conv2d_backend {
-  void (*fprop)(const conv2d_problem&, const T*, T*, const mix_spec<T>&);
-  void (*dgrad)(const conv2d_problem&, const T*, T*, const mix_spec<T>&);
-  void (*wgrad)(const conv2d_problem&, const T*, const T*, const mix_spec<T>&);
+  void (*fprop)(const conv2d_problem&, const T*, T*, const mixing::spec<T>&);
+  void (*dgrad)(const conv2d_problem&, const T*, T*, const mixing::spec<T>&);
+  void (*wgrad)(const conv2d_problem&, const T*, const T*, const mixing::spec<T>&);
 };
 
-// Dispatch happens here and nowhere else.
+// Dispatch happens here and nowhere else: by the device of the input, then by path.
 template <class T>
-conv2d_backend<T> conv2d_backend_for(conv2d_path path) {
-  switch (path) {
-    case conv2d_path::naive:
-      return {&cpu::conv2d_fprop_naive<T>, &cpu::conv2d_dgrad_naive<T>, &cpu::conv2d_wgrad_naive<T>};
-    case conv2d_path::reference:
-      return {&reference::conv2d_fprop<T>, &reference::conv2d_dgrad<T>, &reference::conv2d_wgrad<T>};
-    case conv2d_path::fused:
-      break;
-  }
-  return {&cpu::conv2d_fprop<T>, &cpu::conv2d_dgrad<T>, &cpu::conv2d_wgrad<T>};
+conv2d_backend<T> conv2d_backend_for(device where, conv2d_path path) {
+  return run_on("conv2d", where, [&]() -> conv2d_backend<T> {
+    switch (path) {
+      case conv2d_path::naive:
+        return {&cpu::conv2d_fprop_naive<T>, &cpu::conv2d_dgrad_naive<T>, &cpu::conv2d_wgrad_naive<T>};
+      case conv2d_path::reference:
+        return {&reference::conv2d_fprop<T>, &reference::conv2d_dgrad<T>, &reference::conv2d_wgrad<T>};
+      case conv2d_path::fused:
+        break;
+    }
+    return {&cpu::conv2d_fprop<T>, &cpu::conv2d_dgrad<T>, &cpu::conv2d_wgrad<T>};
+  }, [&]() -> conv2d_backend<T> {
+#if MODELMIX_WITH_CUDA
+    if constexpr (std::is_same_v<T, float>) {
+      MODELMIX_REQUIRE(path == conv2d_path::fused, "conv2d: on the CUDA device only the fused path exists");
+      return {&cuda::chain::conv2d_fprop, &cuda::chain::conv2d_dgrad, &cuda::chain::conv2d_wgrad};
+    } else {
+      throw error("conv2d: the CUDA kernels are instantiated for float only");
+    }
+#else
+    modelmix::detail::no_cuda("conv2d");
+#endif
+  });
 }
 
 // Values of the parents; gradient pointers are filled in by backward.
 template <class T>
-mix_spec<T> conv2d_spec_of(const std::vector<mix_operand<T>>& parents) {
-  mix_spec<T> spec;
-  for (const mix_operand<T>& p : parents)
+mixing::spec<T> conv2d_spec_of(const std::vector<mixing::operand<T>>& parents) {
+  mixing::spec<T> spec;
+  for (const mixing::operand<T>& p : parents) {
+    MODELMIX_REQUIRE(!p.coeff.value().on_device(), "conv2d: mix coefficients are read on the host; keep them there");
     spec.terms.push_back({p.weight.value().data(), p.bias.valid() ? p.bias.value().data() : nullptr, p.coeff.value()[0]});
+  }
   spec.weight_numel = parents[0].weight.value().numel();
   spec.bias_numel = parents[0].bias.valid() ? parents[0].bias.value().numel() : 0;
   return spec;
@@ -79,13 +102,13 @@ T* grad_pointer(Tape<T>& tape, const Var<T>& v) {
 }  // namespace detail
 
 template <class T>
-Var<T> conv2d(const Var<T>& x, std::span<const mix_operand<std::type_identity_t<T>>> parents, conv2d_options o = {}) {
+Var<T> conv2d(const Var<T>& x, std::span<const mixing::operand<std::type_identity_t<T>>> parents, conv2d_options o = {}) {
   MODELMIX_REQUIRE(x.valid(), "conv2d: the input is an empty Var");
   MODELMIX_REQUIRE(!parents.empty(), "conv2d: no parents (a plain layer is one parent with coefficient 1)");
   Tape<T>& tape = x.tape();
   const bool has_bias = parents[0].bias.valid();
   for (std::size_t i = 0; i < parents.size(); ++i) {
-    const mix_operand<T>& p = parents[i];
+    const mixing::operand<T>& p = parents[i];
     MODELMIX_REQUIRE(p.weight.valid() && p.coeff.valid(), "conv2d: parent ", i, " has an empty weight or coefficient");
     for (const Var<T>* v : {&p.weight, &p.bias, &p.coeff})
       MODELMIX_REQUIRE(!v->valid() || &v->tape() == &tape, "conv2d: parent ", i,
@@ -102,39 +125,55 @@ Var<T> conv2d(const Var<T>& x, std::span<const mix_operand<std::type_identity_t<
     MODELMIX_REQUIRE(parents[0].bias.shape() == pb.bias_shape(), "conv2d: bias has shape ", parents[0].bias.shape(),
                      " but weight ", pb.filter_shape(), " needs ", pb.bias_shape());
 
-  const detail::conv2d_backend<T> backend = detail::conv2d_backend_for<T>(o.path);
-  std::vector<mix_operand<T>> operands(parents.begin(), parents.end());
-  Tensor<T> y(pb.output_shape());
+  const device where = x.value().where();
+  for (const mixing::operand<T>& p : parents)
+    for (const Var<T>* v : {&p.weight, &p.bias})
+      MODELMIX_REQUIRE(!v->valid() || v->value().where() == where, "conv2d: a parameter lives on ",
+                       v->value().where(), " but the input on ", where, "; move them to one device");
+  const detail::conv2d_backend<T> backend = detail::conv2d_backend_for<T>(where, o.path);
+  std::vector<mixing::operand<T>> operands(parents.begin(), parents.end());
+  Tensor<T> y = Tensor<T>::empty(pb.output_shape(), where);
   backend.fprop(pb, x.value().data(), y.data(), detail::conv2d_spec_of(operands));
 
   std::vector<Var<T>> inputs{x};
-  for (const mix_operand<T>& p : operands)
+  for (const mixing::operand<T>& p : operands)
     for (const Var<T>& v : {p.weight, p.bias, p.coeff})
       if (v.valid()) inputs.push_back(v);
   return tape.record("conv2d", std::move(y), inputs,
                      [&tape, x, operands = std::move(operands), pb, backend](const Tensor<T>& g) {
-                       mix_spec<T> spec = detail::conv2d_spec_of(operands);
+                       mixing::spec<T> spec = detail::conv2d_spec_of(operands);
+                       // Coefficients live on the host; on the device their gradients are
+                       // accumulated in a device scratch [terms] and added back afterwards.
+                       const device where = g.where();
+                       Tensor<T> dc_device;
+                       if (where != device::cpu) dc_device = Tensor<T>::zeros(Shape{index_t(operands.size())}, where);
                        for (std::size_t i = 0; i < operands.size(); ++i) {
                          spec.terms[i].grad_weight = detail::grad_pointer(tape, operands[i].weight);
                          spec.terms[i].grad_bias = detail::grad_pointer(tape, operands[i].bias);
                          spec.terms[i].grad_coeff = detail::grad_pointer(tape, operands[i].coeff);
+                         if (spec.terms[i].grad_coeff && where != device::cpu)
+                           spec.terms[i].grad_coeff = dc_device.data() + i;
                        }
                        if (Tensor<T>* gx = tape.grad_slot(x)) backend.dgrad(pb, g.data(), gx->data(), spec);
                        backend.wgrad(pb, x.value().data(), g.data(), spec);
+                       if (where == device::cpu) return;
+                       const Tensor<T> dc = dc_device.to_host();
+                       for (std::size_t i = 0; i < operands.size(); ++i)
+                         if (T* gc = detail::grad_pointer(tape, operands[i].coeff)) *gc += dc[index_t(i)];
                      });
 }
 
 template <class T>
-Var<T> conv2d(const Var<T>& x, const std::vector<mix_operand<std::type_identity_t<T>>>& parents, conv2d_options o = {}) {
-  return conv2d(x, std::span<const mix_operand<T>>(parents), o);
+Var<T> conv2d(const Var<T>& x, const std::vector<mixing::operand<std::type_identity_t<T>>>& parents, conv2d_options o = {}) {
+  return conv2d(x, std::span<const mixing::operand<T>>(parents), o);
 }
 
 // A plain layer: one parent with a constant coefficient 1. `bias` may be an empty Var.
 template <class T>
 Var<T> conv2d(const Var<T>& x, const Var<T>& weight, const Var<T>& bias, conv2d_options o = {}) {
   MODELMIX_REQUIRE(x.valid(), "conv2d: the input is an empty Var");
-  const mix_operand<T> plain[] = {{weight, bias, x.tape().constant(Tensor<T>(Shape{1}, T(1)))}};
-  return conv2d(x, std::span<const mix_operand<T>>(plain), o);
+  const mixing::operand<T> plain[] = {{weight, bias, x.tape().constant(Tensor<T>(Shape{1}, T(1)))}};
+  return conv2d(x, std::span<const mixing::operand<T>>(plain), o);
 }
 
 }  // namespace modelmix::ops

@@ -5,14 +5,14 @@
 //   every W_i has K·C·R·S elements, every b_i has K (or there is no bias at all),
 //   and the pointers a role reads are present.
 #include "modelmix/ops/conv2d_problem.hpp"
-#include "modelmix/ops/mix_spec.hpp"
+#include "modelmix/mixing/spec.hpp"
 
 namespace modelmix::ops {
 
 enum class conv2d_role { fprop, dgrad, wgrad };
 
 template <class T>
-void check_conv2d_spec(const char* op, const conv2d_problem& problem, const mix_spec<T>& spec, conv2d_role role) {
+void check_conv2d_spec(const char* op, const conv2d_problem& problem, const mixing::spec<T>& spec, conv2d_role role) {
   problem.validate();
   MODELMIX_REQUIRE(!spec.terms.empty(), op, ": the mix spec has no terms");
   MODELMIX_REQUIRE(spec.weight_numel == problem.K * problem.gemm_k(), op, ": mix spec weights have ",
@@ -20,7 +20,7 @@ void check_conv2d_spec(const char* op, const conv2d_problem& problem, const mix_
   MODELMIX_REQUIRE(spec.bias_numel == 0 || spec.bias_numel == problem.K, op, ": mix spec biases have ",
                    spec.bias_numel, " elements but ", problem.str(), " needs ", problem.K, " (or 0 for no bias)");
   for (std::size_t i = 0; i < spec.terms.size(); ++i) {
-    const mix_term<T>& t = spec.terms[i];
+    const mixing::term<T>& t = spec.terms[i];
     // wgrad reads W_i only to form ∂L/∂c_i, so a term without a coefficient gradient may omit it.
     const bool reads_weight = role != conv2d_role::wgrad || t.grad_coeff != nullptr;
     MODELMIX_REQUIRE(!reads_weight || t.weight != nullptr, op, ": term ", i, " has no weight");

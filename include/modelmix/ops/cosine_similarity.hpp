@@ -16,9 +16,11 @@
 //   clamped:                 ∂a_u += g_u·b_u/ε                           ∂b_u += g_u·a_u/ε
 //
 // Dot products and norms are accumulated in double. ε = 0 gives NaN for an all-zero row.
+// Loops in ops/cpu/cosine_similarity.hpp.
 #include <cmath>
 #include <vector>
 
+#include "modelmix/ops/cpu/cosine_similarity.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -36,47 +38,22 @@ Var<T> cosine_similarity(const Var<T>& a, const Var<T>& b, int first_reduced_axi
   Shape out_shape = lead.empty() ? Shape{1} : Shape(lead);
   const index_t rows = out_shape.numel(), len = s.stride(k) * s[k];  // len: elements per row
 
-  struct row_stats {
-    double y, D, na2, nb2;
-    bool clamped;
-  };
-  std::vector<row_stats> stats(static_cast<std::size_t>(rows));
-  Tensor<T> y(out_shape);
-  const T *pa = a.value().data(), *pb = b.value().data();
-  const double e = double(eps);
-#pragma omp parallel for schedule(static) if (s.numel() >= detail::parallel_min_work)
-  for (index_t u = 0; u < rows; ++u) {
-    const T *ra = pa + u * len, *rb = pb + u * len;
-    double dot = 0, na2 = 0, nb2 = 0;
-#pragma omp simd reduction(+ : dot, na2, nb2)
-    for (index_t i = 0; i < len; ++i) {
-      dot += double(ra[i]) * double(rb[i]);
-      na2 += double(ra[i]) * double(ra[i]);
-      nb2 += double(rb[i]) * double(rb[i]);
-    }
-    const double norms = std::sqrt(na2) * std::sqrt(nb2);
-    const bool clamped = !(norms > e);
-    const double D = clamped ? e : norms;
-    stats[u] = {dot / D, D, na2, nb2, clamped};
-    y[u] = T(dot / D);
-  }
+  const device where = device_of("cosine_similarity", {a.value(), b.value()});
+  std::vector<cpu::cosine_row_stats> stats(static_cast<std::size_t>(rows));
+  Tensor<T> y = Tensor<T>::empty(out_shape, where);
+  run_on("cosine_similarity", where, [&] {
+    cpu::cosine_similarity(a.value().data(), b.value().data(), y.data(), stats.data(), rows, len, double(eps));
+  });
   return tape.record("cosine_similarity", std::move(y), {a, b},
                      [&tape, a, b, stats = std::move(stats), rows, len](const Tensor<T>& g) {
                        // ∂self_u += g_u·(other_u/D − [unclamped]·y·self_u/‖self_u‖²)
                        auto backward_into = [&](const Var<T>& self, const Var<T>& other, bool self_is_a) {
                          Tensor<T>* gs = tape.grad_slot(self);
                          if (!gs) return;
-                         const T *ps = self.value().data(), *po = other.value().data();
-                         T* pd = gs->data();
-#pragma omp parallel for schedule(static) if (rows * len >= detail::parallel_min_work)
-                         for (index_t u = 0; u < rows; ++u) {
-                           const row_stats& r = stats[u];
-                           const double n2 = self_is_a ? r.na2 : r.nb2;
-                           const T c_other = T(double(g[u]) / r.D);
-                           const T c_self = r.clamped ? T(0) : T(-double(g[u]) * r.y / n2);
-                           for (index_t i = 0; i < len; ++i)
-                             pd[u * len + i] += c_other * po[u * len + i] + c_self * ps[u * len + i];
-                         }
+                         run_on("cosine_similarity", g.where(), [&] {
+                           cpu::cosine_similarity_backward(g.data(), self.value().data(), other.value().data(),
+                                                           gs->data(), stats.data(), rows, len, self_is_a);
+                         });
                        };
                        backward_into(a, b, true);
                        backward_into(b, a, false);

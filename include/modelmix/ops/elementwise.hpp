@@ -1,6 +1,7 @@
 #pragma once
 // Elementwise arithmetic on Vars. Binary ops need equal shapes (no broadcasting: a
-// mismatch is an error, never a silent expansion). Any rank; loops run over flat storage.
+// mismatch is an error, never a silent expansion). Any rank; loops run over flat storage
+// (ops/cpu/elementwise.hpp), dispatched by device in ops/dispatch.hpp.
 //
 //   add:        y = a + b            ∂a += g        ∂b += g
 //   sub:        y = a − b            ∂a += g        ∂b += −g
@@ -12,39 +13,15 @@
 // Scalar arguments are not deduced (std::type_identity_t), so ops::scale(v, 0.5) works for
 // a Var<float>.
 //
-// detail:: holds the chunked parallel loop and the shape check the other op headers share.
-#include <algorithm>
-#include <cmath>
+// detail:: holds the shape checks the other op headers share.
 #include <type_traits>
 
 #include "modelmix/autograd/tape.hpp"
+#include "modelmix/ops/cpu/elementwise.hpp"
+#include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::ops {
 namespace detail {
-
-// Below this many elements (or touched values) a loop stays on one thread: the fork costs
-// more than it saves.
-inline constexpr index_t parallel_min_work = index_t(1) << 15;
-
-// body(begin, end) on contiguous chunks of [0, n); chunks run in parallel when n is large.
-// Chunks keep the inner loops plain pointer loops that the compiler vectorises.
-template <class Body>
-void parallel_chunks(index_t n, const Body& body) {
-  constexpr index_t chunk = index_t(1) << 14;
-  const index_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n >= parallel_min_work)
-  for (index_t k = 0; k < chunks; ++k) body(k * chunk, std::min(n, (k + 1) * chunk));
-}
-
-// dst += s · src over flat storage.
-template <class T>
-void axpy(T s, const Tensor<T>& src, Tensor<T>& dst) {
-  const T* x = src.data();
-  T* y = dst.data();
-  parallel_chunks(src.numel(), [=](index_t i0, index_t i1) {
-    for (index_t i = i0; i < i1; ++i) y[i] += s * x[i];
-  });
-}
 
 inline void require_same_shape(const char* op, const Shape& a, const Shape& b) {
   MODELMIX_REQUIRE(a == b, op, ": operand shapes differ: ", a, " and ", b, " (no broadcasting)");
@@ -54,61 +31,53 @@ inline void require_nchw(const char* op, const Shape& x) {
   MODELMIX_REQUIRE(x.rank() == 4, op, ": expected an NCHW tensor (rank 4), got shape ", x);
 }
 
+// grad += s·g for a gradient slot on any device: the backward of add, sub, scale, ...
+template <class T>
+void accumulate_scaled(const char* op, T s, const Tensor<T>& g, Tensor<T>& grad) {
+  run_on(op, grad.where(), [&] { cpu::axpy(s, g.data(), grad.data(), g.numel()); });
+}
+
+// y = f(a, b) for two equal-shaped inputs on one device; the forward of add, sub, mul.
+template <class T, class CpuLoop>
+Tensor<T> binary_forward(const char* op, const Var<T>& a, const Var<T>& b, CpuLoop loop) {
+  require_same_shape(op, a.shape(), b.shape());
+  const device where = device_of(op, {a.value(), b.value()});
+  Tensor<T> y = Tensor<T>::empty(a.shape(), where);
+  run_on(op, where, [&] { loop(a.value().data(), b.value().data(), y.data(), y.numel()); });
+  return y;
+}
+
 }  // namespace detail
 
 template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b) {
   Tape<T>& tape = autograd::common_tape("add", {a, b});
-  detail::require_same_shape("add", a.shape(), b.shape());
-  Tensor<T> y(a.shape());
-  const T *pa = a.value().data(), *pb = b.value().data();
-  T* py = y.data();
-  detail::parallel_chunks(y.numel(), [=](index_t i0, index_t i1) {
-    for (index_t i = i0; i < i1; ++i) py[i] = pa[i] + pb[i];
-  });
+  Tensor<T> y = detail::binary_forward("add", a, b, cpu::add<T>);
   return tape.record("add", std::move(y), {a, b}, [&tape, a, b](const Tensor<T>& g) {
-    if (Tensor<T>* ga = tape.grad_slot(a)) detail::axpy(T(1), g, *ga);
-    if (Tensor<T>* gb = tape.grad_slot(b)) detail::axpy(T(1), g, *gb);
+    if (Tensor<T>* ga = tape.grad_slot(a)) detail::accumulate_scaled("add", T(1), g, *ga);
+    if (Tensor<T>* gb = tape.grad_slot(b)) detail::accumulate_scaled("add", T(1), g, *gb);
   });
 }
 
 template <class T>
 Var<T> sub(const Var<T>& a, const Var<T>& b) {
   Tape<T>& tape = autograd::common_tape("sub", {a, b});
-  detail::require_same_shape("sub", a.shape(), b.shape());
-  Tensor<T> y(a.shape());
-  const T *pa = a.value().data(), *pb = b.value().data();
-  T* py = y.data();
-  detail::parallel_chunks(y.numel(), [=](index_t i0, index_t i1) {
-    for (index_t i = i0; i < i1; ++i) py[i] = pa[i] - pb[i];
-  });
+  Tensor<T> y = detail::binary_forward("sub", a, b, cpu::sub<T>);
   return tape.record("sub", std::move(y), {a, b}, [&tape, a, b](const Tensor<T>& g) {
-    if (Tensor<T>* ga = tape.grad_slot(a)) detail::axpy(T(1), g, *ga);
-    if (Tensor<T>* gb = tape.grad_slot(b)) detail::axpy(T(-1), g, *gb);
+    if (Tensor<T>* ga = tape.grad_slot(a)) detail::accumulate_scaled("sub", T(1), g, *ga);
+    if (Tensor<T>* gb = tape.grad_slot(b)) detail::accumulate_scaled("sub", T(-1), g, *gb);
   });
 }
 
 template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
   Tape<T>& tape = autograd::common_tape("mul", {a, b});
-  detail::require_same_shape("mul", a.shape(), b.shape());
-  Tensor<T> y(a.shape());
-  const T *pa = a.value().data(), *pb = b.value().data();
-  T* py = y.data();
-  detail::parallel_chunks(y.numel(), [=](index_t i0, index_t i1) {
-    for (index_t i = i0; i < i1; ++i) py[i] = pa[i] * pb[i];
-  });
+  Tensor<T> y = detail::binary_forward("mul", a, b, cpu::mul<T>);
   return tape.record("mul", std::move(y), {a, b}, [&tape, a, b](const Tensor<T>& g) {
-    const T* pg = g.data();
     // ∂a = g ⊙ b, ∂b = g ⊙ a: each input's gradient reads the other's value.
     auto product_into = [&](const Var<T>& target, const Var<T>& other) {
-      if (Tensor<T>* gt = tape.grad_slot(target)) {
-        const T* po = other.value().data();
-        T* pt = gt->data();
-        detail::parallel_chunks(g.numel(), [=](index_t i0, index_t i1) {
-          for (index_t i = i0; i < i1; ++i) pt[i] += pg[i] * po[i];
-        });
-      }
+      if (Tensor<T>* gt = tape.grad_slot(target))
+        run_on("mul", g.where(), [&] { cpu::mul_backward(g.data(), other.value().data(), gt->data(), g.numel()); });
     };
     product_into(a, b);
     product_into(b, a);
@@ -118,48 +87,34 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> scale(const Var<T>& a, std::type_identity_t<T> s) {
   Tape<T>& tape = a.tape();
-  Tensor<T> y(a.shape());
-  const T* pa = a.value().data();
-  T* py = y.data();
-  detail::parallel_chunks(y.numel(), [=](index_t i0, index_t i1) {
-    for (index_t i = i0; i < i1; ++i) py[i] = s * pa[i];
-  });
+  const device where = a.value().where();
+  Tensor<T> y = Tensor<T>::empty(a.shape(), where);
+  run_on("scale", where, [&] { cpu::scale(s, a.value().data(), y.data(), y.numel()); });
   return tape.record("scale", std::move(y), {a}, [&tape, a, s](const Tensor<T>& g) {
-    if (Tensor<T>* ga = tape.grad_slot(a)) detail::axpy(s, g, *ga);
+    if (Tensor<T>* ga = tape.grad_slot(a)) detail::accumulate_scaled("scale", s, g, *ga);
   });
 }
 
 template <class T>
 Var<T> add_scalar(const Var<T>& a, std::type_identity_t<T> s) {
   Tape<T>& tape = a.tape();
-  Tensor<T> y(a.shape());
-  const T* pa = a.value().data();
-  T* py = y.data();
-  detail::parallel_chunks(y.numel(), [=](index_t i0, index_t i1) {
-    for (index_t i = i0; i < i1; ++i) py[i] = pa[i] + s;
-  });
+  const device where = a.value().where();
+  Tensor<T> y = Tensor<T>::empty(a.shape(), where);
+  run_on("add_scalar", where, [&] { cpu::add_scalar(s, a.value().data(), y.data(), y.numel()); });
   return tape.record("add_scalar", std::move(y), {a}, [&tape, a](const Tensor<T>& g) {
-    if (Tensor<T>* ga = tape.grad_slot(a)) detail::axpy(T(1), g, *ga);
+    if (Tensor<T>* ga = tape.grad_slot(a)) detail::accumulate_scaled("add_scalar", T(1), g, *ga);
   });
 }
 
 template <class T>
 Var<T> log(const Var<T>& x, std::type_identity_t<T> eps = T(0)) {
   Tape<T>& tape = x.tape();
-  Tensor<T> y(x.shape());
-  const T* px = x.value().data();
-  T* py = y.data();
-  detail::parallel_chunks(y.numel(), [=](index_t i0, index_t i1) {
-    for (index_t i = i0; i < i1; ++i) py[i] = std::log(px[i] + eps);
-  });
+  const device where = x.value().where();
+  Tensor<T> y = Tensor<T>::empty(x.shape(), where);
+  run_on("log", where, [&] { cpu::log(eps, x.value().data(), y.data(), y.numel()); });
   return tape.record("log", std::move(y), {x}, [&tape, x, eps](const Tensor<T>& g) {
-    if (Tensor<T>* gx = tape.grad_slot(x)) {
-      const T *pg = g.data(), *pv = x.value().data();
-      T* pd = gx->data();
-      detail::parallel_chunks(g.numel(), [=](index_t i0, index_t i1) {
-        for (index_t i = i0; i < i1; ++i) pd[i] += pg[i] / (pv[i] + eps);
-      });
-    }
+    if (Tensor<T>* gx = tape.grad_slot(x))
+      run_on("log", g.where(), [&] { cpu::log_backward(eps, x.value().data(), g.data(), gx->data(), g.numel()); });
   });
 }
 

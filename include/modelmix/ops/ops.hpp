@@ -3,6 +3,7 @@
 // Images are NCHW. Plain-loop oracles for the tests live in ops/reference/.
 #include "modelmix/ops/activation.hpp"
 #include "modelmix/ops/batch_norm.hpp"
+#include "modelmix/ops/channel_bias.hpp"
 #include "modelmix/ops/concat.hpp"
 #include "modelmix/ops/cosine_similarity.hpp"
 #include "modelmix/ops/dropout.hpp"

@@ -3,7 +3,8 @@
 //
 //   y = x viewed as `shape`        ∂x += g viewed as x.shape()
 //
-// The tape owns every value, so this copies once; there are no aliasing views.
+// The tape owns every value, so this copies once (on the input's device); there are no
+// aliasing views.
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -14,13 +15,7 @@ Var<T> reshape(const Var<T>& x, Shape shape) {
   MODELMIX_REQUIRE(shape.numel() == x.shape().numel(), "reshape: input ", x.shape(), " has ", x.shape().numel(),
                    " elements, target shape ", shape, " needs ", shape.numel());
   return tape.record("reshape", x.value().reshaped(std::move(shape)), {x}, [&tape, x](const Tensor<T>& g) {
-    if (Tensor<T>* gx = tape.grad_slot(x)) {
-      const T* pg = g.data();
-      T* pd = gx->data();
-      detail::parallel_chunks(g.numel(), [=](index_t i0, index_t i1) {
-        for (index_t i = i0; i < i1; ++i) pd[i] += pg[i];
-      });
-    }
+    if (Tensor<T>* gx = tape.grad_slot(x)) detail::accumulate_scaled("reshape", T(1), g, *gx);
   });
 }
 

@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "modelmix/ops/cpu/rotate.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -63,15 +64,11 @@ void rotate_plane(std::span<const T> in, std::span<T> out, index_t H, index_t W,
 namespace detail {
 // y[plane, q] = x[plane, map[q]] (or fill where map[q] < 0) for every plane of H·W = map.size().
 template <class T>
-Tensor<T> gather_planes(const Tensor<T>& x, const std::vector<index_t>& map, T fill) {
+Tensor<T> gather_planes(const char* op, const Tensor<T>& x, const std::vector<index_t>& map, T fill) {
   const index_t HW = static_cast<index_t>(map.size()), planes = HW == 0 ? 0 : x.numel() / HW;
-  Tensor<T> y(x.shape());
-  const T* px = x.data();
-  T* py = y.data();
-  const index_t* pm = map.data();
-#pragma omp parallel for schedule(static) if (x.numel() >= parallel_min_work)
-  for (index_t p = 0; p < planes; ++p)
-    for (index_t q = 0; q < HW; ++q) py[p * HW + q] = pm[q] >= 0 ? px[p * HW + pm[q]] : fill;
+  const device where = device_of(op, {x});
+  Tensor<T> y = Tensor<T>::empty(x.shape(), where);
+  run_on(op, where, [&] { cpu::gather_planes(x.data(), y.data(), map.data(), planes, HW, fill); });
   return y;
 }
 }  // namespace detail
@@ -81,7 +78,8 @@ Tensor<T> gather_planes(const Tensor<T>& x, const std::vector<index_t>& map, T f
 template <class T>
 Tensor<T> rotate_planes(const Tensor<T>& x, double degrees, std::type_identity_t<T> fill) {
   MODELMIX_REQUIRE(x.rank() >= 2, "rotate_planes: needs at least two axes (H, W), got shape ", x.shape());
-  return detail::gather_planes(x, rotation_source_map(x.dim(x.rank() - 2), x.dim(x.rank() - 1), degrees), fill);
+  return detail::gather_planes("rotate_planes", x,
+                               rotation_source_map(x.dim(x.rank() - 2), x.dim(x.rank() - 1), degrees), fill);
 }
 
 template <class T>
@@ -90,18 +88,12 @@ Var<T> rotate(const Var<T>& x, std::type_identity_t<T> degrees, std::type_identi
   const Shape& s = x.shape();
   MODELMIX_REQUIRE(s.rank() >= 2, "rotate: needs at least two axes (H, W), got shape ", s);
   std::vector<index_t> map = rotation_source_map(s[s.rank() - 2], s[s.rank() - 1], double(degrees));
-  Tensor<T> y = detail::gather_planes(x.value(), map, T(fill));
+  Tensor<T> y = detail::gather_planes("rotate", x.value(), map, T(fill));
   return tape.record("rotate", std::move(y), {x}, [&tape, x, map = std::move(map)](const Tensor<T>& g) {
     Tensor<T>* gx = tape.grad_slot(x);
     if (!gx) return;
     const index_t HW = static_cast<index_t>(map.size()), planes = HW == 0 ? 0 : g.numel() / HW;
-    const T* pg = g.data();
-    T* pd = gx->data();
-    const index_t* pm = map.data();
-#pragma omp parallel for schedule(static) if (g.numel() >= detail::parallel_min_work)
-    for (index_t p = 0; p < planes; ++p)
-      for (index_t q = 0; q < HW; ++q)
-        if (pm[q] >= 0) pd[p * HW + pm[q]] += pg[p * HW + q];
+    run_on("rotate", g.where(), [&] { cpu::gather_planes_backward(g.data(), gx->data(), map.data(), planes, HW); });
   });
 }
 

@@ -9,26 +9,12 @@
 //             y[2i+1] = 0.75·x[i]           + 0.25·x[min(i+1, L−1)]
 //           applied along H then along W (separable). Backward is the transpose (scatter-add
 //           with the same weights). ops/reference/upsample.hpp evaluates the general formula.
-#include <algorithm>
-#include <vector>
-
+//
+// Loops in ops/cpu/upsample.hpp.
+#include "modelmix/ops/cpu/upsample.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
-namespace detail {
-// The two input taps and weights of output position o along an axis of input length L.
-template <class T>
-struct bilinear2x_taps {
-  index_t lo, hi;
-  T w_lo, w_hi;
-};
-template <class T>
-bilinear2x_taps<T> bilinear2x_tap(index_t o, index_t L) {
-  const index_t i = o / 2;
-  if (o % 2 == 0) return {std::max<index_t>(i - 1, 0), i, T(0.25), T(0.75)};
-  return {i, std::min<index_t>(i + 1, L - 1), T(0.75), T(0.25)};
-}
-}  // namespace detail
 
 template <class T>
 Var<T> upsample_nearest2x(const Var<T>& x) {
@@ -36,31 +22,14 @@ Var<T> upsample_nearest2x(const Var<T>& x) {
   const Shape& s = x.shape();
   detail::require_nchw("upsample_nearest2x", s);
   const index_t H = s[2], W = s[3], planes = s[0] * s[1];
-  Tensor<T> y(Shape{s[0], s[1], 2 * H, 2 * W});
-  const T* px = x.value().data();
-  T* py = y.data();
-#pragma omp parallel for schedule(static) if (y.numel() >= detail::parallel_min_work)
-  for (index_t p = 0; p < planes; ++p)
-    for (index_t i = 0; i < H; ++i) {
-      const T* in = px + (p * H + i) * W;
-      T* o0 = py + (p * 2 * H + 2 * i) * 2 * W;
-      T* o1 = o0 + 2 * W;
-      for (index_t j = 0; j < W; ++j) o0[2 * j] = o0[2 * j + 1] = in[j];
-      std::copy(o0, o0 + 2 * W, o1);
-    }
+  const device where = device_of("upsample_nearest2x", {x.value()});
+  Tensor<T> y = Tensor<T>::empty(Shape{s[0], s[1], 2 * H, 2 * W}, where);
+  run_on("upsample_nearest2x", where, [&] { cpu::upsample_nearest2x(x.value().data(), y.data(), planes, H, W); });
   return tape.record("upsample_nearest2x", std::move(y), {x}, [&tape, x, planes, H, W](const Tensor<T>& g) {
     Tensor<T>* gx = tape.grad_slot(x);
     if (!gx) return;
-    const T* pg = g.data();
-    T* pd = gx->data();
-#pragma omp parallel for schedule(static) if (g.numel() >= detail::parallel_min_work)
-    for (index_t p = 0; p < planes; ++p)
-      for (index_t i = 0; i < H; ++i) {
-        const T* g0 = pg + (p * 2 * H + 2 * i) * 2 * W;
-        const T* g1 = g0 + 2 * W;
-        T* d = pd + (p * H + i) * W;
-        for (index_t j = 0; j < W; ++j) d[j] += (g0[2 * j] + g0[2 * j + 1]) + (g1[2 * j] + g1[2 * j + 1]);
-      }
+    run_on("upsample_nearest2x", g.where(),
+           [&] { cpu::upsample_nearest2x_backward(g.data(), gx->data(), planes, H, W); });
   });
 }
 
@@ -70,51 +39,14 @@ Var<T> upsample_bilinear2x(const Var<T>& x) {
   const Shape& s = x.shape();
   detail::require_nchw("upsample_bilinear2x", s);
   const index_t H = s[2], W = s[3], planes = s[0] * s[1];
-  Tensor<T> y(Shape{s[0], s[1], 2 * H, 2 * W});
-  const T* px = x.value().data();
-  T* py = y.data();
-#pragma omp parallel for schedule(static) if (y.numel() >= detail::parallel_min_work)
-  for (index_t p = 0; p < planes; ++p) {
-    std::vector<T> row(static_cast<std::size_t>(W));  // the H-interpolated input row
-    const T* in = px + p * H * W;
-    for (index_t oi = 0; oi < 2 * H; ++oi) {
-      const auto t = detail::bilinear2x_tap<T>(oi, H);
-      const T *lo = in + t.lo * W, *hi = in + t.hi * W;
-      for (index_t j = 0; j < W; ++j) row[j] = t.w_lo * lo[j] + t.w_hi * hi[j];
-      T* out = py + (p * 2 * H + oi) * 2 * W;
-      for (index_t j = 0; j < W; ++j) {
-        const T left = row[std::max<index_t>(j - 1, 0)], right = row[std::min<index_t>(j + 1, W - 1)];
-        out[2 * j] = T(0.25) * left + T(0.75) * row[j];
-        out[2 * j + 1] = T(0.75) * row[j] + T(0.25) * right;
-      }
-    }
-  }
+  const device where = device_of("upsample_bilinear2x", {x.value()});
+  Tensor<T> y = Tensor<T>::empty(Shape{s[0], s[1], 2 * H, 2 * W}, where);
+  run_on("upsample_bilinear2x", where, [&] { cpu::upsample_bilinear2x(x.value().data(), y.data(), planes, H, W); });
   return tape.record("upsample_bilinear2x", std::move(y), {x}, [&tape, x, planes, H, W](const Tensor<T>& g) {
     Tensor<T>* gx = tape.grad_slot(x);
     if (!gx) return;
-    const T* pg = g.data();
-    T* pd = gx->data();
-#pragma omp parallel for schedule(static) if (g.numel() >= detail::parallel_min_work)
-    for (index_t p = 0; p < planes; ++p) {
-      std::vector<T> row(static_cast<std::size_t>(W));
-      T* d = pd + p * H * W;
-      for (index_t oi = 0; oi < 2 * H; ++oi) {
-        // Transpose of the W pass into `row`, then of the H pass into the two input rows.
-        const T* go = pg + (p * 2 * H + oi) * 2 * W;
-        std::fill(row.begin(), row.end(), T(0));
-        for (index_t j = 0; j < W; ++j) {
-          row[std::max<index_t>(j - 1, 0)] += T(0.25) * go[2 * j];
-          row[j] += T(0.75) * (go[2 * j] + go[2 * j + 1]);
-          row[std::min<index_t>(j + 1, W - 1)] += T(0.25) * go[2 * j + 1];
-        }
-        const auto t = detail::bilinear2x_tap<T>(oi, H);
-        T *lo = d + t.lo * W, *hi = d + t.hi * W;
-        for (index_t j = 0; j < W; ++j) {
-          lo[j] += t.w_lo * row[j];
-          hi[j] += t.w_hi * row[j];
-        }
-      }
-    }
+    run_on("upsample_bilinear2x", g.where(),
+           [&] { cpu::upsample_bilinear2x_backward(g.data(), gx->data(), planes, H, W); });
   });
 }
 

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace modelmix {
@@ -25,6 +27,18 @@ struct aligned_allocator {
     return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(tensor_alignment)));
   }
   void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(tensor_alignment)); }
+
+  // Elements are default-initialised, not zeroed: resize(n) leaves floats unwritten, so an
+  // output buffer that a kernel overwrites is never filled twice (and its pages are first
+  // touched by the thread that computes them). Tensor asks for zeros explicitly.
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
 
   template <class U>
   friend bool operator==(const aligned_allocator&, const aligned_allocator<U>&) noexcept { return true; }

@@ -17,10 +17,10 @@ int main() {
   Tape<float> tape;
   Var<float> xv = tape.constant(x);
   const ops::conv2d_options options{.stride = 1, .padding = 1};
-  std::vector<ops::mix_operand<float>> parents{
+  std::vector<mixing::operand<float>> parents{
       {tape.constant(wa), tape.constant(ba), tape.constant(Tensor<float>(Shape{1}, lambda))},
       {tape.constant(wb), tape.constant(bb), tape.constant(Tensor<float>(Shape{1}, 1 - lambda))}};
-  const Tensor<float>& mixed = ops::conv2d(xv, std::span<const ops::mix_operand<float>>(parents), options).value();
+  const Tensor<float>& mixed = ops::conv2d(xv, std::span<const mixing::operand<float>>(parents), options).value();
   const Tensor<float>& ya = ops::conv2d(xv, tape.constant(wa), tape.constant(ba), options).value();
   const Tensor<float>& yb = ops::conv2d(xv, tape.constant(wb), tape.constant(bb), options).value();
 

@@ -10,7 +10,7 @@
 
 using namespace modelmix;
 using ops::conv2d_problem;
-using ops::mix_spec;
+
 using test::max_relative_error;
 using test::random_tensor;
 
@@ -36,7 +36,7 @@ const conv2d_problem problems[] = {
 template <class T>
 struct mixed_parents {
   std::vector<Tensor<T>> weight, bias, grad_weight, grad_bias, grad_coeff;
-  mix_spec<T> spec;
+  mixing::spec<T> spec;
 
   mixed_parents(const conv2d_problem& pb, const std::vector<T>& coeffs, bool with_bias, unsigned seed) {
     for (std::size_t i = 0; i < coeffs.size(); ++i) {
@@ -149,15 +149,15 @@ TEST_CASE("cpu conv2d rejects a spec that does not fit the problem", "[ops][conv
   const conv2d_problem pb{1, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1};
   mixed_parents<float> parents(pb, {0.5f, 0.5f}, true, 1);
   Tensor<float> x(pb.input_shape()), y(pb.output_shape());
-  mix_spec<float> short_weights = parents.spec;
+  mixing::spec<float> short_weights = parents.spec;
   short_weights.weight_numel = 10;
   CHECK_THROWS_WITH(ops::cpu::conv2d_fprop(pb, x.data(), y.data(), short_weights),
                     Catch::Contains("cpu::conv2d_fprop: mix spec weights have 10 elements") &&
                         Catch::Contains("needs 54"));
-  mix_spec<float> missing_bias = parents.spec;
+  mixing::spec<float> missing_bias = parents.spec;
   missing_bias.terms[1].bias = nullptr;
   CHECK_THROWS_WITH(ops::cpu::conv2d_fprop(pb, x.data(), y.data(), missing_bias),
                     Catch::Contains("term 1 has no bias"));
-  CHECK_THROWS_WITH(ops::cpu::conv2d_fprop(pb, x.data(), y.data(), mix_spec<float>{}),
+  CHECK_THROWS_WITH(ops::cpu::conv2d_fprop(pb, x.data(), y.data(), mixing::spec<float>{}),
                     Catch::Contains("has no terms"));
 }

@@ -12,7 +12,7 @@ using autograd::gradcheck;
 using autograd::named_parameter;
 using ops::conv2d_options;
 using ops::conv2d_path;
-using ops::mix_operand;
+
 using test::max_relative_error;
 using test::random_tensor;
 
@@ -44,7 +44,7 @@ TEST_CASE("conv2d gradients match finite differences for the input, both parents
   for (conv2d_path path : {conv2d_path::fused, conv2d_path::naive, conv2d_path::reference}) {
     INFO(name(path));
     auto f = [&](Tape<double>& tape, const std::vector<Var<double>>& in) {
-      const std::vector<mix_operand<double>> parents = {
+      const std::vector<mixing::operand<double>> parents = {
           {tape.parameter(wa), tape.parameter(ba), tape.parameter(ca)},
           {tape.parameter(wb), tape.parameter(bb), tape.parameter(cb)}};
       return ops::conv2d(in[0], parents, {.stride = 2, .padding = 1, .path = path});
@@ -63,7 +63,7 @@ TEST_CASE("conv2d gradients for three bias-free pointwise parents, one of them b
   for (conv2d_path path : {conv2d_path::fused, conv2d_path::naive}) {
     INFO(name(path));
     auto f = [&](Tape<double>& tape, const std::vector<Var<double>>& in) {
-      const std::vector<mix_operand<double>> parents = {{tape.parameter(w0), {}, tape.parameter(c0)},
+      const std::vector<mixing::operand<double>> parents = {{tape.parameter(w0), {}, tape.parameter(c0)},
                                                         {tape.parameter(w1), {}, tape.parameter(c1)},
                                                         {tape.parameter(w0), {}, tape.parameter(c2)}};
       return ops::conv2d(in[0], parents, {.path = path});
@@ -88,7 +88,7 @@ TEST_CASE("a parent bound as a constant gets no gradient; the host gets c·dW", 
     host_w.zero_grad();
     host_b.zero_grad();
     Tape<double> tape;
-    const std::vector<mix_operand<double>> parents = {
+    const std::vector<mixing::operand<double>> parents = {
         {tape.parameter(host_w), tape.parameter(host_b), tape.constant(Tensor<double>(Shape{1}, lambda))},
         {tape.constant_ref(partner_w.value), tape.constant_ref(partner_b.value),
          tape.constant(Tensor<double>(Shape{1}, 1 - lambda))}};
@@ -123,7 +123,7 @@ TEST_CASE("fused and naive conv2d ops agree to 1e-5 in float, values and gradien
     for (Parameter<float>* p : {&wa, &wb, &ba, &bb, &lambda}) p->zero_grad();
     Tape<float> tape;
     Var<float> x = tape.variable(x0);
-    const std::vector<mix_operand<float>> parents = {{tape.parameter(wa), tape.parameter(ba), tape.parameter(lambda)},
+    const std::vector<mixing::operand<float>> parents = {{tape.parameter(wa), tape.parameter(ba), tape.parameter(lambda)},
                                                      {tape.parameter(wb), tape.parameter(bb), tape.parameter(lambda)}};
     Var<float> y = ops::conv2d(x, parents, {.stride = 2, .padding = 1, .path = path});
     // L = Σ y ⊙ r, so every output element gets its own gradient.
@@ -169,20 +169,20 @@ TEST_CASE("conv2d explains mismatched parents and inputs", "[ops][conv]") {
   Tape<float> tape;
   auto t = [&](Shape s) { return tape.constant(Tensor<float>(std::move(s), 0.5f)); };
   Var<float> x = t({1, 2, 6, 6}), c = t({1});
-  const mix_operand<float> a{t({3, 2, 3, 3}), t({3}), c};
+  const mixing::operand<float> a{t({3, 2, 3, 3}), t({3}), c};
 
-  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mix_operand<float>>{a, {t({3, 2, 1, 1}), t({3}), c}}),
+  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mixing::operand<float>>{a, {t({3, 2, 1, 1}), t({3}), c}}),
                     Catch::Contains("conv2d: parent 1 weight has shape [3, 2, 1, 1] but parent 0 weight has shape "
                                     "[3, 2, 3, 3]"));
-  CHECK_THROWS_WITH(ops::conv2d(t({1, 3, 6, 6}), std::vector<mix_operand<float>>{a}),
+  CHECK_THROWS_WITH(ops::conv2d(t({1, 3, 6, 6}), std::vector<mixing::operand<float>>{a}),
                     Catch::Contains("input has 3 channels but weight [3, 2, 3, 3] expects 2"));
-  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mix_operand<float>>{a, {t({3, 2, 3, 3}), {}, c}}),
+  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mixing::operand<float>>{a, {t({3, 2, 3, 3}), {}, c}}),
                     Catch::Contains("parent 1 has no bias but parent 0 has one"));
-  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mix_operand<float>>{a, {t({3, 2, 3, 3}), t({3}), t({2})}}),
+  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mixing::operand<float>>{a, {t({3, 2, 3, 3}), t({3}), t({2})}}),
                     Catch::Contains("parent 1 coefficient must have shape [1], got [2]"));
   CHECK_THROWS_WITH(ops::conv2d(x, t({3, 2, 3, 3}), t({4})),
                     Catch::Contains("bias has shape [4] but weight [3, 2, 3, 3] needs [3]"));
-  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mix_operand<float>>{}), Catch::Contains("conv2d: no parents"));
+  CHECK_THROWS_WITH(ops::conv2d(x, std::vector<mixing::operand<float>>{}), Catch::Contains("conv2d: no parents"));
   CHECK_THROWS_WITH(ops::conv2d(x, t({3, 2, 7, 7}), {}), Catch::Contains("filter larger than padded input"));
   Tape<float> other;
   CHECK_THROWS_WITH(ops::conv2d(x, other.constant(Tensor<float>({3, 2, 3, 3})), {}),

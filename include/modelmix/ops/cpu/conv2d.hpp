@@ -27,6 +27,7 @@
 
 #include "modelmix/ops/conv2d_spec.hpp"
 #include "modelmix/ops/cpu/im2col.hpp"
+#include "modelmix/ops/cpu/mix_gradient.hpp"
 #include "modelmix/tensor/eigen_view.hpp"
 
 namespace modelmix::ops::cpu {
@@ -37,8 +38,6 @@ template <class T>
 using StridedMap = Eigen::Map<RowMajorMatrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 template <class T>
 using ConstStridedMap = Eigen::Map<const RowMajorMatrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <class T>
-using ConstVectorMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
 
 // Elements of one column buffer (64 Ki: 256 KiB of floats, a quarter of a Zen 4 L2). Budgets
 // from 16 Ki to 128 Ki measured alike on the U-Net shapes; 256 Ki was a few % slower.
@@ -69,35 +68,22 @@ inline index_t band_rows(const conv2d_problem& pb, index_t min_rows) {
 template <class T>
 std::unique_ptr<T[]> scratch(index_t n) { return std::unique_ptr<T[]>(new T[static_cast<std::size_t>(n)]); }
 
-// out = Σ_i c_i·(parent_i), one vectorizable pass per term over a cache-resident buffer.
-template <class T>
-void mix_into(T* out, index_t n, const mix_spec<T>& spec, const T* mix_term<T>::*parent) {
-  const T c0 = spec.terms[0].coeff;
-  const T* p0 = spec.terms[0].*parent;
-  for (index_t j = 0; j < n; ++j) out[j] = mix_accumulate(T(0), c0, p0[j]);
-  for (std::size_t i = 1; i < spec.terms.size(); ++i) {
-    const T c = spec.terms[i].coeff;
-    const T* p = spec.terms[i].*parent;
-    for (index_t j = 0; j < n; ++j) out[j] = mix_accumulate(out[j], c, p[j]);
-  }
-}
-
 // The A operand W = Σ c_i·W_i (and b): W_0 itself for a plain spec, else formed in scratch.
 template <class T>
 class mixed_filter {
  public:
-  mixed_filter(const mix_spec<T>& spec, bool with_bias) {
+  mixed_filter(const mixing::spec<T>& spec, bool with_bias) {
     if (spec.is_plain()) {
       weight_ = spec.terms[0].weight;
       bias_ = with_bias ? spec.terms[0].bias : nullptr;
       return;
     }
     weight_storage_ = scratch<T>(spec.weight_numel);
-    mix_into(weight_storage_.get(), spec.weight_numel, spec, &mix_term<T>::weight);
+    mixing::weighted_sum(weight_storage_.get(), spec.weight_numel, spec, &mixing::term<T>::weight);
     weight_ = weight_storage_.get();
     if (with_bias && spec.has_bias()) {
       bias_storage_ = scratch<T>(spec.bias_numel);
-      mix_into(bias_storage_.get(), spec.bias_numel, spec, &mix_term<T>::bias);
+      mixing::weighted_sum(bias_storage_.get(), spec.bias_numel, spec, &mixing::term<T>::bias);
       bias_ = bias_storage_.get();
     }
   }
@@ -146,51 +132,10 @@ ConstStridedMap<T> band_operand(const conv2d_problem& pb, const T* x, const band
   return ConstStridedMap<T>(col, pb.gemm_k(), cols, Eigen::OuterStride<>(cols));
 }
 
-template <class T>
-using VectorMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
-
-// For j in [lo, hi): grad_i[j] += c_i·d[j] and dots[i] += Σ_j d[j]·parent_i[j].
-template <class T>
-void split_range(const mix_spec<T>& spec, const T* d, index_t lo, index_t hi, const T* mix_term<T>::*parent,
-                 T* mix_term<T>::*grad, double* dots) {
-  const ConstVectorMap<T> dv(d + lo, hi - lo);
-  for (std::size_t i = 0; i < spec.terms.size(); ++i) {
-    const mix_term<T>& t = spec.terms[i];
-    if (T* g = t.*grad) VectorMap<T>(g + lo, hi - lo) += t.coeff * dv;
-    if (t.grad_coeff) dots[i] += double(dv.dot(ConstVectorMap<T>(t.*parent + lo, hi - lo)));
-  }
-}
-
-// grad_weight_i += c_i·dW, grad_bias_i += c_i·db and grad_coeff_i += ⟨dW, W_i⟩ + ⟨db, b_i⟩,
-// in one pass over dW: each chunk stays in L1 while every parent reads it. Chunk sums of the
-// dot products are added in double.
-template <class T>
-void split_into_parents(const mix_spec<T>& spec, const T* dw, const T* db) {
-  constexpr index_t chunk = 2048;
-  const std::size_t terms = spec.terms.size();
-  std::vector<double> dc(terms, 0.0);
-  if (dw) {
-    const index_t n = spec.weight_numel;
-    // One partial dot product per chunk, summed in chunk order afterwards: the result does not
-    // depend on the number of threads or their timing.
-    const index_t chunks = (n + chunk - 1) / chunk;
-    std::vector<double> partial(std::size_t(chunks) * terms, 0.0);
-#pragma omp parallel for schedule(static) if (n > 16 * chunk)
-    for (index_t c = 0; c < chunks; ++c)
-      split_range(spec, dw, c * chunk, std::min(n, (c + 1) * chunk), &mix_term<T>::weight, &mix_term<T>::grad_weight,
-                  partial.data() + std::size_t(c) * terms);
-    for (index_t c = 0; c < chunks; ++c)
-      for (std::size_t i = 0; i < terms; ++i) dc[i] += partial[std::size_t(c) * terms + i];
-  }
-  if (db) split_range(spec, db, 0, spec.bias_numel, &mix_term<T>::bias, &mix_term<T>::grad_bias, dc.data());
-  for (std::size_t i = 0; i < terms; ++i)
-    if (T* g = spec.terms[i].grad_coeff) *g += T(dc[i]);
-}
-
 }  // namespace detail
 
 template <class T>
-void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mix_spec<T>& spec) {
+void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_fprop", pb, spec, conv2d_role::fprop);
   const detail::mixed_filter<T> filter(spec, true);
   const index_t K = pb.K, PQ = pb.P() * pb.Q();
@@ -212,7 +157,7 @@ void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mix_spec<T>&
 }
 
 template <class T>
-void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mix_spec<T>& spec) {
+void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_dgrad", pb, spec, conv2d_role::dgrad);
   const detail::mixed_filter<T> filter(spec, false);
   const index_t K = pb.K, C = pb.C, PQ = pb.P() * pb.Q(), HW = pb.H * pb.W;
@@ -244,11 +189,9 @@ void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mix_spec<T
 }
 
 template <class T>
-void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mix_spec<T>& spec) {
+void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_wgrad", pb, spec, conv2d_role::wgrad);
-  bool want_db = false;
-  for (const mix_term<T>& t : spec.terms) want_db = want_db || t.grad_bias || t.grad_coeff;
-  want_db = want_db && spec.has_bias();
+  const bool want_db = spec.wants_bias_grad();
   const bool want_dw = spec.wants_weight_grad();
   if (!want_dw && !want_db) return;
 
@@ -281,7 +224,7 @@ void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mix_s
     if (dw_parts[std::size_t(t)].size() == dw.size()) dw += dw_parts[std::size_t(t)];
     if (db_parts[std::size_t(t)].size() == db.size()) db += db_parts[std::size_t(t)];
   }
-  detail::split_into_parents(spec, want_dw ? dw.data() : nullptr, want_db ? db.data() : nullptr);
+  split_into_parents(spec, want_dw ? dw.data() : nullptr, want_db ? db.data() : nullptr);
 }
 
 }  // namespace modelmix::ops::cpu

@@ -4,7 +4,7 @@
 // The "naive" way to run a mixed layer: materialize W = Σ_i c_i·W_i and b = Σ_i c_i·b_i into
 // fresh tensors (a copy of the mixed layer), run the plain one-term CPU convolution on them,
 // and in wgrad compute dW, db into fresh tensors before splitting them into the parents
-// (grad_weight_i += c_i·dW, grad_coeff_i += ⟨dW, W_i⟩ + ⟨db, b_i⟩). It computes exactly what
+// (split into the parents as the fused path does, ops/cpu/mix_gradient.hpp). It computes exactly what
 // ops/cpu/conv2d.hpp computes; the benchmarks measure what materializing costs.
 // Shapes and accumulation rules as in ops/cpu/conv2d.hpp.
 #include <type_traits>
@@ -16,59 +16,46 @@ namespace modelmix::ops::cpu {
 
 namespace detail {
 template <class T>
-Tensor<T> materialize(const mix_spec<T>& spec, index_t numel, const T* mix_term<T>::*parent) {
-  Tensor<T> out(Shape{numel});
-  mix_into(out.data(), numel, spec, parent);
+Tensor<T> materialize(const mixing::spec<T>& spec, index_t numel, const T* mixing::term<T>::*parent) {
+  Tensor<T> out = Tensor<T>::empty(Shape{numel});
+  mixing::weighted_sum(out.data(), numel, spec, parent);
   return out;
 }
 
 // A one-term, coefficient-1 spec over materialized tensors.
 template <class T>
-mix_spec<T> plain_spec(const mix_spec<T>& spec, std::type_identity_t<const T*> weight,
+mixing::spec<T> plain_spec(const mixing::spec<T>& spec, std::type_identity_t<const T*> weight,
                        std::type_identity_t<const T*> bias, std::type_identity_t<T*> grad_weight = nullptr,
                        std::type_identity_t<T*> grad_bias = nullptr) {
-  mix_spec<T> plain{{mix_term<T>{weight, bias, T(1), grad_weight, grad_bias, nullptr}}, spec.weight_numel,
+  mixing::spec<T> plain{{mixing::term<T>{weight, bias, T(1), grad_weight, grad_bias, nullptr}}, spec.weight_numel,
                     spec.bias_numel};
   return plain;
 }
 }  // namespace detail
 
 template <class T>
-void conv2d_fprop_naive(const conv2d_problem& pb, const T* x, T* y, const mix_spec<T>& spec) {
+void conv2d_fprop_naive(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_fprop_naive", pb, spec, conv2d_role::fprop);
-  const Tensor<T> w = detail::materialize(spec, spec.weight_numel, &mix_term<T>::weight);
-  const Tensor<T> b = detail::materialize(spec, spec.bias_numel, &mix_term<T>::bias);
+  const Tensor<T> w = detail::materialize(spec, spec.weight_numel, &mixing::term<T>::weight);
+  const Tensor<T> b = detail::materialize(spec, spec.bias_numel, &mixing::term<T>::bias);
   conv2d_fprop(pb, x, y, detail::plain_spec(spec, w.data(), spec.has_bias() ? b.data() : nullptr));
 }
 
 template <class T>
-void conv2d_dgrad_naive(const conv2d_problem& pb, const T* dy, T* dx, const mix_spec<T>& spec) {
+void conv2d_dgrad_naive(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_dgrad_naive", pb, spec, conv2d_role::dgrad);
-  const Tensor<T> w = detail::materialize(spec, spec.weight_numel, &mix_term<T>::weight);
+  const Tensor<T> w = detail::materialize(spec, spec.weight_numel, &mixing::term<T>::weight);
   conv2d_dgrad(pb, dy, dx, detail::plain_spec(spec, w.data(), nullptr));
 }
 
 template <class T>
-void conv2d_wgrad_naive(const conv2d_problem& pb, const T* x, const T* dy, const mix_spec<T>& spec) {
+void conv2d_wgrad_naive(const conv2d_problem& pb, const T* x, const T* dy, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_wgrad_naive", pb, spec, conv2d_role::wgrad);
-  bool want_db = false;
-  for (const mix_term<T>& t : spec.terms) want_db = want_db || t.grad_bias || t.grad_coeff;
   Tensor<T> dw(Shape{spec.wants_weight_grad() ? spec.weight_numel : 0});
-  Tensor<T> db(Shape{want_db ? spec.bias_numel : 0});
+  Tensor<T> db(Shape{spec.wants_bias_grad() ? spec.bias_numel : 0});
   conv2d_wgrad(pb, x, dy, detail::plain_spec(spec, nullptr, nullptr, dw.empty() ? nullptr : dw.data(),
                                              db.empty() ? nullptr : db.data()));
-  for (const mix_term<T>& t : spec.terms) {
-    if (t.grad_weight && !dw.empty())
-      for (index_t j = 0; j < dw.numel(); ++j) t.grad_weight[j] += t.coeff * dw[j];
-    if (t.grad_bias && !db.empty())
-      for (index_t k = 0; k < db.numel(); ++k) t.grad_bias[k] += t.coeff * db[k];
-    if (t.grad_coeff) {
-      double dc = 0;
-      for (index_t j = 0; j < dw.numel(); ++j) dc += double(dw[j]) * double(t.weight[j]);
-      for (index_t k = 0; k < db.numel(); ++k) dc += double(db[k]) * double(t.bias[k]);
-      *t.grad_coeff += T(dc);
-    }
-  }
+  split_into_parents(spec, dw.empty() ? nullptr : dw.data(), db.empty() ? nullptr : db.data());
 }
 
 }  // namespace modelmix::ops::cpu

@@ -19,12 +19,11 @@
 namespace modelmix::ops::reference {
 
 namespace detail {
+// The mixed parameter in double: the one Σ c_i·θ_i (mixing/spec.hpp) with a double accumulator.
 template <class T>
-std::vector<double> mixed(const mix_spec<T>& spec, bool bias) {
-  const index_t n = bias ? spec.bias_numel : spec.weight_numel;
-  std::vector<double> out(static_cast<std::size_t>(n), 0.0);
-  for (const mix_term<T>& t : spec.terms)
-    for (index_t j = 0; j < n; ++j) out[j] += double(t.coeff) * double((bias ? t.bias : t.weight)[j]);
+std::vector<double> mixed(const mixing::spec<T>& spec, bool bias) {
+  std::vector<double> out(static_cast<std::size_t>(bias ? spec.bias_numel : spec.weight_numel));
+  mixing::weighted_sum(out.data(), index_t(out.size()), spec, bias ? &mixing::term<T>::bias : &mixing::term<T>::weight);
   return out;
 }
 
@@ -52,7 +51,7 @@ inline index_t w_index(const conv2d_problem& pb, index_t k, index_t c, index_t r
 }  // namespace detail
 
 template <class T>
-void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mix_spec<T>& spec) {
+void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec) {
   check_conv2d_spec("reference::conv2d_fprop", pb, spec, conv2d_role::fprop);
   const std::vector<double> w = detail::mixed(spec, false), b = detail::mixed(spec, true);
   std::vector<double> acc(static_cast<std::size_t>(pb.N * pb.K * pb.P() * pb.Q()), 0.0);
@@ -68,7 +67,7 @@ void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mix_spec<T>&
 }
 
 template <class T>
-void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mix_spec<T>& spec) {
+void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec) {
   check_conv2d_spec("reference::conv2d_dgrad", pb, spec, conv2d_role::dgrad);
   const std::vector<double> w = detail::mixed(spec, false);
   std::vector<double> acc(static_cast<std::size_t>(pb.N * pb.C * pb.H * pb.W), 0.0);
@@ -79,7 +78,7 @@ void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mix_spec<T
 }
 
 template <class T>
-void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mix_spec<T>& spec) {
+void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mixing::spec<T>& spec) {
   check_conv2d_spec("reference::conv2d_wgrad", pb, spec, conv2d_role::wgrad);
   std::vector<double> dw(static_cast<std::size_t>(spec.weight_numel), 0.0), db(static_cast<std::size_t>(pb.K), 0.0);
   detail::for_each_tap(pb, [&](index_t n, index_t k, index_t p, index_t q, index_t c, index_t r, index_t s, index_t xi) {
@@ -89,7 +88,7 @@ void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mix_s
     for (index_t k = 0; k < pb.K; ++k)
       for (index_t pq = 0; pq < pb.P() * pb.Q(); ++pq) db[k] += double(dy[(n * pb.K + k) * pb.P() * pb.Q() + pq]);
 
-  for (const mix_term<T>& t : spec.terms) {
+  for (const mixing::term<T>& t : spec.terms) {
     double dc = 0;
     for (index_t j = 0; j < spec.weight_numel; ++j) {
       if (t.grad_weight) t.grad_weight[j] += T(double(t.coeff) * dw[j]);
