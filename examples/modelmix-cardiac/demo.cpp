@@ -3,10 +3,6 @@
 // Two tasks (cine-like and LGE-like phantoms), a few scribbled volumes each plus unlabeled
 // ones; ModelMix and the baselines are trained with the same number of steps and evaluated on
 // held-out phantom volumes with dense labels (3D Dice / HD95 per structure).
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -18,6 +14,7 @@
 #include "modelmix/data/slices.hpp"
 #include "modelmix/data/split.hpp"
 #include "run_support.hpp"
+#include "validate.hpp"
 
 namespace modelmix_cardiac {
 namespace {
@@ -72,13 +69,17 @@ method::task_setup training_slices(const phantom_task& task, const demo_settings
 }
 
 void run_demo(const demo_settings& s) {
-  MODELMIX_REQUIRE(s.iters > 0, "--iters must be positive, got ", s.iters);
+  require_in_range("--iters", s.iters, 1, 100'000'000);
+  require_in_range("--batch", s.batch, 2, 4096);
+  require_network_shape(s.size, s.width, s.depth);
+  require_finite_in("--lr", s.lr, 0.0, 1.0);
+  require_in_range("--train-volumes", s.train_volumes, 1, 10'000);
   MODELMIX_REQUIRE(s.scribbled > 0 && s.scribbled <= s.train_volumes, "--scribbled must be in [1, --train-volumes], got ",
                    s.scribbled);
-  MODELMIX_REQUIRE(s.test_volumes > 0, "--test-volumes must be positive, got ", s.test_volumes);
-#ifdef _OPENMP
-  if (s.threads > 0) omp_set_num_threads(s.threads);
-#endif
+  require_in_range("--test-volumes", s.test_volumes, 1, 10'000);
+  MODELMIX_REQUIRE(!s.methods.empty(), "--methods: give at least one of modelmix, mixup, pce");
+  for (const auto& m : s.methods) (void)method::parse_training_method(m);
+  apply_threads_option(s.threads);
   ensure_folder(s.out);
 
   std::fprintf(stderr, "modelmix demo: generating the synthetic phantom (2 tasks, %lld training volumes each, %lld scribbled)\n",

@@ -15,6 +15,7 @@
 #include <map>
 #include <cstdio>
 #include <exception>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -145,10 +146,26 @@ std::string format_summary(const method::Summary& s, int precision) {
 
 }  // namespace
 
+void check_report_path(const fs::path& report) {
+  MODELMIX_REQUIRE(report.extension() == ".json", "evaluate: --report ", report.string(),
+                   ": must name a .json file (the report; report.csv is written next to it)");
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(report, ec))) return;
+  MODELMIX_REQUIRE(fs::is_regular_file(report, ec), "evaluate: --report ", report.string(),
+                   " exists and is not a regular file");
+  std::ifstream in(report);
+  const json existing = json::parse(in, nullptr, false);
+  MODELMIX_REQUIRE(!existing.is_discarded() && existing.is_object() &&
+                       (existing.contains("cases") || existing.contains("reports")),
+                   "evaluate: --report ", report.string(),
+                   " exists and is not a report of this program; refusing to overwrite it");
+}
+
 void evaluate_folders(const EvaluateOptions& options) {
   const data::LabelSet set = data::label_set_by_name(options.label_set);
-  MODELMIX_REQUIRE(options.report.extension() != ".csv", "evaluate: --report ", options.report.string(),
-                   " names the JSON report; the CSV is written next to it");
+  check_report_path(options.report);
+  require_regular_volumes(options.pred, "--pred");
+  require_regular_volumes(options.labels, "--labels");
   const auto preds = data::list_volumes(options.pred);
   const auto labels = data::list_volumes(options.labels);
   MODELMIX_REQUIRE(!labels.empty(), "evaluate: ", options.labels.string(), " holds no .nii or .nii.gz file");
@@ -241,7 +258,7 @@ void evaluate_folders(const EvaluateOptions& options) {
   for (const CaseResult* r : all)
     for (std::size_t k = 0; k < structures.size(); ++k) {
       const auto& s = r->scores[k];
-      csv << r->name << ',' << method::to_string(r->phase) << ',' << structures[k] << ',' << s.dice << ',';
+      csv << csv_field(r->name) << ',' << method::to_string(r->phase) << ',' << structures[k] << ',' << s.dice << ',';
       if (s.hd95) csv << *s.hd95;
       csv << ',';
       if (s.assd) csv << *s.assd;

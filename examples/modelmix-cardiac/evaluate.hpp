@@ -16,6 +16,10 @@ struct EvaluateOptions {
 
 void evaluate_folders(const EvaluateOptions& options);
 
+// --report must name a .json file; an existing one is replaced only if it is a report
+// (a JSON object with "cases" or "reports"), never another kind of file.
+void check_report_path(const std::filesystem::path& report);  // evaluate.cpp
+
 // evaluate --run RUN_DIR --task NAME=DIR: segment DIR/images with the run's network for NAME
 // and score against DIR/labels; report.json holds one report (or {"reports": [...]} for several).
 struct RunEvaluateOptions {

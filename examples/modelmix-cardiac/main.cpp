@@ -5,6 +5,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -35,15 +36,28 @@ int main(int argc, char** argv) {
   modelmix_cardiac::add_train_command(app);
   modelmix_cardiac::add_predict_command(app);
   modelmix_cardiac::add_evaluate_command(app);
+  modelmix_cardiac::add_phantom_command(app);
 #endif
 #if MODELMIX_CARDIAC_WITH_MONTAGE
   modelmix_cardiac::add_montage_command(app);
 #endif
+  // The first word that is not an option must name a command (CLI11 would only say that a
+  // subcommand is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string word = argv[1];
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : std::as_const(app).get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->check_name(word);
+      if (!sub->get_group().empty()) names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) return fail("unknown command '" + word + "' (commands: " + names + "; see --help)");
+  }
   try {
     app.parse(argc, argv);  // the chosen subcommand runs in its callback
   } catch (const CLI::ParseError& e) {
-    const int status = app.exit(e);  // prints help, or the usage error
-    return status == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return fail(e.what());                           // a usage error: one line
   } catch (const modelmix::error& e) {
     return fail(e.what());
   } catch (const std::exception& e) {

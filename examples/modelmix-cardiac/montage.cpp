@@ -111,12 +111,17 @@ RgbImage render_montage(const MontageInputs& in, const MontageOptions& options) 
   return out;
 }
 
+// Encoded in memory, then written with checked writes: stbi_write_png ignores fwrite errors,
+// so a full disk would leave a truncated PNG and report success.
 void write_png(const std::filesystem::path& path, const RgbImage& image) {
   MODELMIX_REQUIRE(image.width > 0 && image.height > 0, "write_png: ", path.string(), ": empty image");
-  write_atomically(path, [&](const std::filesystem::path& temp) {
-    const int ok = stbi_write_png(temp.c_str(), image.width, image.height, 3, image.pixels.data(), image.width * 3);
-    MODELMIX_REQUIRE(ok != 0, "write_png: cannot write ", path.string());
-  });
+  std::string encoded;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  };
+  const int ok = stbi_write_png_to_func(append, &encoded, image.width, image.height, 3, image.pixels.data(), image.width * 3);
+  MODELMIX_REQUIRE(ok != 0 && !encoded.empty(), "write_png: ", path.string(), ": PNG encoding failed");
+  write_text_atomically(path, encoded);
 }
 
 }  // namespace modelmix_cardiac

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "commands.hpp"
 #include "files.hpp"
@@ -42,6 +43,9 @@ void run_montage(const MontageCommandOptions& options) {
   const data::LabelSet set = data::label_set_by_name(options.label_set);
   MODELMIX_REQUIRE(options.slices >= 1 && options.slices <= 64, "montage: --slices must be 1..64, got ",
                    options.slices);
+  for (const auto& [folder, option] : {std::pair{&options.images, "--images"}, {&options.scribbles, "--scribbles"},
+                                        {&options.pred, "--pred"}, {&options.labels, "--labels"}})
+    if (!folder->empty()) require_regular_volumes(*folder, option);
   const auto images = data::list_volumes(options.images);
   MODELMIX_REQUIRE(!images.empty(), "montage: ", options.images.string(), " holds no .nii or .nii.gz file");
   auto listing = [](const fs::path& folder) {

@@ -2,7 +2,9 @@
 // volumes, slice by slice (crop/pad to the training size, paste back), with the input's
 // geometry kept in every written label volume.
 #include <cstdio>
+#include <iomanip>
 #include <map>
+#include <sstream>
 
 #include "commands.hpp"
 #include "evaluate.hpp"
@@ -11,6 +13,7 @@
 #include "modelmix/method/evaluation.hpp"
 #include "run_folder.hpp"
 #include "run_support.hpp"
+#include "validate.hpp"
 
 namespace modelmix_cardiac {
 namespace {
@@ -31,7 +34,9 @@ std::unique_ptr<models::UNet<float>> load_task_network(const fs::path& run, cons
 // Images of DIR: DIR/images/*.nii.gz when it exists, else DIR/*.nii.gz.
 std::map<std::string, fs::path> input_images(const fs::path& dir) {
   MODELMIX_REQUIRE(fs::is_directory(dir), "--in ", dir.string(), ": no such folder");
-  const auto images = fs::is_directory(dir / "images") ? data::list_volumes(dir / "images") : data::list_volumes(dir);
+  const fs::path folder = fs::is_directory(dir / "images") ? dir / "images" : dir;
+  require_regular_volumes(folder, "--in");
+  const auto images = data::list_volumes(folder);
   MODELMIX_REQUIRE(!images.empty(), "--in ", dir.string(), ": no .nii or .nii.gz volumes found");
   return images;
 }
@@ -43,7 +48,31 @@ struct predict_settings {
   bool largest_component = false;
 };
 
+// A path made absolute, with links and ".." resolved as far as it exists, without a trailing separator.
+fs::path resolved(const fs::path& p) {
+  std::error_code ec;
+  fs::path r = fs::weakly_canonical(fs::absolute(p), ec).lexically_normal();
+  if (r.has_parent_path() && !r.has_filename()) r = r.parent_path();
+  return r;
+}
+
+// True when `inner` is `outer` or lies inside it.
+bool same_or_inside(const fs::path& inner, const fs::path& outer) {
+  const fs::path rel = resolved(inner).lexically_relative(resolved(outer));
+  return !rel.empty() && *rel.begin() != "..";
+}
+
 void run_predict(const predict_settings& s) {
+  require_in_range("--batch", s.batch, 1, 4096);
+  MODELMIX_REQUIRE(fs::is_directory(s.in), "--in ", s.in.string(), ": no such folder");
+  // The output folder must not be (or lie in) a folder of inputs: predictions would mix with them.
+  const fs::path image_folder = fs::is_directory(s.in / "images") ? s.in / "images" : s.in;
+  for (const fs::path& source : {image_folder, s.in / "labels", s.in / "scribbles"})
+    MODELMIX_REQUIRE(!(fs::is_directory(source) && same_or_inside(s.out, source)), "--out ", s.out.string(),
+                     same_or_inside(source, s.out) ? " is the input folder " : " lies inside the input folder ",
+                     source.string(), " (choose a folder outside the inputs)");
+  MODELMIX_REQUIRE(resolved(s.in) != resolved(s.out), "--out ", s.out.string(), " is the --in folder ", s.in.string(),
+                   " (choose a folder outside the inputs)");
   const run_config c = load_run_config(s.run);
   const std::string task = s.task.empty() ? c.tasks.front().name : s.task;
   auto net = load_task_network(s.run, c, task);
@@ -68,16 +97,32 @@ void run_predict(const predict_settings& s) {
 void evaluate_run(const RunEvaluateOptions& options) {
   const run_config c = load_run_config(options.run);
   MODELMIX_REQUIRE(!options.tasks.empty(), "evaluate --run: give --task NAME=DIR (DIR with images/ and labels/)");
+  check_report_path(options.report);
+  remove_stale_temporaries(options.run);
   nlohmann::json reports = nlohmann::json::array();
+  std::ostringstream csv;
+  csv << "task,case,structure,dice,hd95_mm,assd_mm,status\n" << std::setprecision(10);
   for (const std::string& text : options.tasks) {
     const task_spec spec = parse_task_spec(text);
     auto net = load_task_network(options.run, c, spec.name);
+    require_regular_volumes(spec.folder / "images", "--task");
+    require_regular_volumes(spec.folder / "labels", "--task");
     const data::SplitFiles split = data::scan_split(spec.folder);
     MODELMIX_REQUIRE(split.has_labels, "--task ", text, ": no labels/ folder (evaluation needs dense labels)");
     std::vector<method::case_result> cases;
     for (const data::Case& k : data::load_split(split, data::label_set_by_name(c.label_set), io::NiftiReader{}))
       cases.push_back(
           method::evaluate_case(*net, k.image, *k.label, {.size = c.size, .largest_component = options.largest_component}));
+    for (const auto& k : cases)
+      for (std::size_t m = 0; m < method::cardiac_structures.size(); ++m) {
+        const auto& score = k.scores[m];
+        csv << csv_field(spec.name) << ',' << csv_field(k.name) << ',' << method::cardiac_structures[m].name << ','
+            << score.dice << ',';
+        if (score.hd95) csv << *score.hd95;
+        csv << ',';
+        if (score.assd) csv << *score.assd;
+        csv << ',' << method::to_string(score.status) << '\n';
+      }
     nlohmann::json report = report_json(c.method, spec.name, cases);
     report["postprocessing"] = options.largest_component ? "largest_component" : "none";
     // ACDC: the same summary for end-diastole and end-systole frames.
@@ -95,8 +140,12 @@ void evaluate_run(const RunEvaluateOptions& options) {
     reports.push_back(report);
   }
   const nlohmann::json out = reports.size() == 1 ? reports[0] : nlohmann::json{{"reports", reports}};
+  ensure_folder(options.report.parent_path());
+  fs::path csv_path = options.report;
+  csv_path.replace_extension(".csv");
   write_text_atomically(options.report, out.dump(2) + "\n");
-  std::printf("wrote %s\n", options.report.string().c_str());
+  write_text_atomically(csv_path, csv.str());
+  std::printf("wrote %s and %s\n", options.report.string().c_str(), csv_path.string().c_str());
 }
 
 void add_predict_command(CLI::App& app) {

@@ -1,11 +1,9 @@
 // modelmix-cardiac train: ModelMix (or a baseline) on NIfTI folders laid out like
 // ../shared/data/<dataset>/<split>/{images,scribbles}. Writes RUN_DIR/run.json and a checkpoint
 // every --checkpoint-every steps (atomically), so an interrupted run continues with --resume.
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "commands.hpp"
 #include "modelmix/data/dataset_folder.hpp"
@@ -14,6 +12,7 @@
 #include "modelmix/io/nifti.hpp"
 #include "run_folder.hpp"
 #include "run_support.hpp"
+#include "validate.hpp"
 
 namespace modelmix_cardiac {
 namespace {
@@ -27,12 +26,52 @@ struct train_settings {
   index_t checkpoint_every = 100;
   bool resume = false;
   int threads = 0;
+  std::string on_nonfinite = "stop";
+  index_t poison_step = -1;   // hidden test hook: a NaN in the classifier bias of task 0 at this step
+  std::set<std::string> given;  // options given on the command line (a resume compares them with run.json)
 };
+
+// Ranges of the numeric settings, checked before anything is read or written.
+void check_settings(const train_settings& s, const run_config& c) {
+  require_finite_in("--lr", c.lr, 0.0, 1.0);
+  require_in_range("--iters", c.iters, 1, 100'000'000);
+  require_in_range("--batch", c.batch, 2, 4096);
+  require_in_range("--shots", c.shots, 1, 100'000);
+  require_network_shape(c.size, c.width, c.depth);
+  require_in_range("--checkpoint-every", s.checkpoint_every, 1, 100'000'000);
+  (void)method::parse_nonfinite_policy(s.on_nonfinite);
+}
+
+// A resumed run continues the stored configuration; an option given again must agree with it.
+void check_resume_options(const train_settings& s, const run_config& given, const run_config& saved) {
+  const auto same = [&](const char* option, const std::string& stored, const std::string& now) {
+    MODELMIX_REQUIRE(!s.given.contains(option) || stored == now, "--resume: ", option, " ", now, " differs from ",
+                     stored, " stored in ", run_json(s.out).string(), " (a resumed run keeps its configuration)");
+  };
+  const auto text = [](auto v) { return modelmix::cat(v); };
+  std::string stored_tasks, given_tasks;
+  for (const auto& t : saved.tasks) stored_tasks += (stored_tasks.empty() ? "" : " ") + t.name + "=" + t.folder.string();
+  for (const auto& t : s.tasks) given_tasks += (given_tasks.empty() ? "" : " ") + t;
+  same("--task", stored_tasks, given_tasks);
+  same("--method", saved.method, given.method);
+  same("--labels-set", saved.label_set, given.label_set);
+  same("--width", text(saved.width), text(given.width));
+  same("--depth", text(saved.depth), text(given.depth));
+  same("--size", text(saved.size), text(given.size));
+  same("--batch", text(saved.batch), text(given.batch));
+  same("--shots", text(saved.shots), text(given.shots));
+  same("--lr", text(saved.lr), text(given.lr));
+  same("--schedule", saved.schedule, given.schedule);
+  same("--seed", text(saved.seed), text(given.seed));
+}
 
 // One task's training slices: `shots` scribbled volumes chosen with the seed, the rest unlabeled.
 // Records the chosen cases in spec.scribbled; a resumed run checks that the choice is unchanged
 // (it would not be if the folder gained or lost volumes), since the checkpoint was trained on it.
-method::task_setup load_task(task_spec& spec, const run_config& c, std::uint64_t seed) {
+// `summary` receives the line to print once every task has loaded (so that a bad input
+// further on is still the only line on stderr).
+method::task_setup load_task(task_spec& spec, const run_config& c, std::uint64_t seed, std::string& summary) {
+  for (const char* sub : {"images", "scribbles"}) require_regular_volumes(spec.folder / sub, "--task");
   const data::SplitFiles split = data::scan_split(spec.folder);
   MODELMIX_REQUIRE(split.has_scribbles, "--task ", spec.name, "=", spec.folder.string(),
                    ": no scribbles/ folder next to images/ (training needs scribbles)");
@@ -54,24 +93,45 @@ method::task_setup load_task(task_spec& spec, const run_config& c, std::uint64_t
                      " now yields other scribbled volumes than the run was trained on (did the folder change?); "
                      "run.json lists them");
   spec.scribbled = scribbled;
+  const bool any_stroke =
+      std::any_of(setup.slices.begin(), setup.slices.end(), [](const data::slice_sample& x) { return x.has_scribbles(); });
+  MODELMIX_REQUIRE(any_stroke, "--task ", spec.name, "=", spec.folder.string(), ": none of its ", scribbled.size(),
+                   " scribbled volume(s) (", scribbled.front(), scribbled.size() > 1 ? ", ..." : "",
+                   ") holds a scribble stroke (every voxel is 'unlabeled'); ", c.method,
+                   " needs scribbles in every task");
   std::string names;
   for (const auto& n : scribbled) names += (names.empty() ? "" : ", ") + n;
-  std::fprintf(stderr, "task %s: %zu volumes, %zu slices from %s; scribbled: %s\n", spec.name.c_str(), cases.size(),
-               setup.slices.size(), spec.folder.string().c_str(), names.c_str());
+  summary = modelmix::cat("task ", spec.name, ": ", cases.size(), " volumes, ", setup.slices.size(), " slices from ",
+                          spec.folder.string(), "; scribbled: ", names, "\n");
   return setup;
 }
 
+// trainer.step(); at step `poison`, with a NaN in task 0's last parameter (the classifier) for
+// that step only: the hidden --test-poison-step of the command-line tests.
+method::step_report step_with_test_hook(method::Trainer& trainer, index_t poison) {
+  if (trainer.steps_done() != poison) return trainer.step();
+  auto params = layers::named_parameters(trainer.network(0));
+  float& value = params.back().second->value[0];
+  const float kept = value;
+  value = std::nanf("");
+  struct restore {
+    float& v;
+    float kept;
+    ~restore() { v = kept; }
+  } guard{value, kept};
+  return trainer.step();
+}
+
 void run_train(train_settings s) {
-#ifdef _OPENMP
-  if (s.threads > 0) omp_set_num_threads(s.threads);
-#endif
-  MODELMIX_REQUIRE(s.checkpoint_every > 0, "--checkpoint-every must be positive, got ", s.checkpoint_every);
+  apply_threads_option(s.threads);
   run_config& c = s.config;
+  check_settings(s, c);
   const bool has_checkpoint = std::filesystem::exists(run_checkpoint(s.out));
   if (s.resume) {
     MODELMIX_REQUIRE(has_checkpoint, "--resume: ", run_checkpoint(s.out).string(), " does not exist");
     const run_config saved = load_run_config(s.out);
-    const index_t iters = c.iters;
+    check_resume_options(s, c, saved);
+    const index_t iters = s.given.contains("--iters") ? c.iters : saved.iters;
     c = saved;
     c.iters = iters;  // the only setting a resumed run may change: train for longer
   } else {
@@ -97,22 +157,49 @@ void run_train(train_settings s) {
     o.schedule = optim::constant_lr{c.lr};
   o.batch_size = c.batch;
   o.seed = c.seed;
+  o.on_nonfinite = method::parse_nonfinite_policy(s.on_nonfinite);
   std::vector<method::task_setup> setups;
-  for (std::size_t t = 0; t < c.tasks.size(); ++t) setups.push_back(load_task(c.tasks[t], c, c.seed + t));
+  std::string summaries;
+  for (std::size_t t = 0; t < c.tasks.size(); ++t) {
+    std::string summary;
+    setups.push_back(load_task(c.tasks[t], c, c.seed + t, summary));
+    summaries += summary;
+  }
   method::Trainer trainer(std::move(setups), o);
 
   ensure_folder(s.out);
+  remove_stale_temporaries(s.out);
+  index_t saved_step = -1;  // the step of the checkpoint on disk
   if (s.resume) {
     trainer.load(run_checkpoint(s.out));
-    std::fprintf(stderr, "resumed %s at step %lld\n", s.out.string().c_str(), (long long)trainer.steps_done());
+    saved_step = trainer.steps_done();
+    MODELMIX_REQUIRE(c.iters >= saved_step, "--resume: --iters ", c.iters, " is below step ", saved_step,
+                     " that the checkpoint ", run_checkpoint(s.out).string(), " has reached");
   }
+  std::fputs(summaries.c_str(), stderr);
+  if (s.resume) std::fprintf(stderr, "resumed %s at step %lld\n", s.out.string().c_str(), (long long)trainer.steps_done());
   save_run_config(s.out, c);
   progress_line progress(c.method, c.iters);
   progress.resume_from(trainer.steps_done());
   while (trainer.steps_done() < c.iters) {
-    progress.update(trainer.step(), trainer);
-    if (trainer.steps_done() % s.checkpoint_every == 0 || trainer.steps_done() == c.iters)
+    method::step_report r;
+    try {
+      r = step_with_test_hook(trainer, s.poison_step);
+    } catch (const method::nonfinite_error& e) {
+      throw modelmix::error(modelmix::cat(
+          "train: ", e.what(), "; stopped, ",
+          saved_step >= 0 ? modelmix::cat(run_checkpoint(s.out).string(), " keeps step ", saved_step)
+                          : std::string("no checkpoint written"),
+          " (--on-nonfinite skip drops such steps; a smaller --lr may help)"));
+    }
+    if (r.skipped)
+      std::fprintf(stderr, "modelmix-cardiac: warning: step %lld skipped (no update): %s\n", (long long)r.step,
+                   r.nonfinite.c_str());
+    progress.update(r, trainer);
+    if (trainer.steps_done() % s.checkpoint_every == 0 || trainer.steps_done() == c.iters) {
       trainer.save(run_checkpoint(s.out));
+      saved_step = trainer.steps_done();
+    }
   }
   std::printf("trained %s for %lld steps in %s; checkpoint %s\n", c.method.c_str(), (long long)c.iters,
               progress_line::duration(progress.seconds()).c_str(), run_checkpoint(s.out).string().c_str());
@@ -138,10 +225,20 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"constant", "poly", "cosine"}))
       ->capture_default_str();
   cmd->add_option("--seed", s->config.seed, "Seed of the split and the training")->capture_default_str();
-  cmd->add_option("--threads", s->threads, "OpenMP threads (0 = default)")->capture_default_str();
+  cmd->add_option("--threads", s->threads, "OpenMP threads (0 = default, at most the hardware threads)")
+      ->capture_default_str();
+  cmd->add_option("--on-nonfinite", s->on_nonfinite, "NaN/Inf loss or gradient: stop (keep the last checkpoint) or skip the step")
+      ->check(CLI::IsMember({"stop", "skip"}))
+      ->capture_default_str();
+  cmd->add_option("--test-poison-step", s->poison_step, "Test hook: a NaN in the network at this step")->group("");
   cmd->add_option("--checkpoint-every", s->checkpoint_every, "Steps between checkpoints")->capture_default_str();
   cmd->add_flag("--resume", s->resume, "Continue the run in --out from its checkpoint");
-  cmd->callback([s] { run_train(*s); });
+  cmd->callback([s, cmd] {
+    for (const char* o : {"--task", "--method", "--labels-set", "--shots", "--iters", "--batch", "--size", "--width",
+                          "--depth", "--lr", "--schedule", "--seed"})
+      if (cmd->count(o) > 0) s->given.insert(o);
+    run_train(*s);
+  });
 }
 
 }  // namespace modelmix_cardiac

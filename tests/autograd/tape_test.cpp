@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <vector>
 
 #include "modelmix/autograd/gradcheck.hpp"
@@ -153,4 +154,49 @@ TEST_CASE("gradcheck accepts a correct gradient and rejects a wrong or missing o
   INFO(p.report);
   CHECK(p.ok);
   CHECK(p.checked == 6);
+}
+
+TEST_CASE("gradcheck rejects a backward that overwrites (=) instead of accumulating (+=)", "[autograd][gradcheck]") {
+  // y = a ⊙ b with the right values but `=` into the input gradients: on a fresh zero slot
+  // that looks correct, so only the checker's pre-filled sentinel can expose it.
+  auto overwriting = [](Tape<double>& tape, const std::vector<Var<double>>& in) {
+    Var<double> x = in[0], y = in[1];
+    Tensor<double> v = x.value();
+    for (index_t i = 0; i < v.numel(); ++i) v[i] *= y.value()[i];
+    return tape.record("overwrite", std::move(v), {x, y}, [&tape, x, y](const Tensor<double>& g) {
+      if (Tensor<double>* gx = tape.grad_slot(x))
+        for (index_t i = 0; i < g.numel(); ++i) (*gx)[i] += g[i] * y.value()[i];
+      if (Tensor<double>* gy = tape.grad_slot(y))
+        for (index_t i = 0; i < g.numel(); ++i) (*gy)[i] = g[i] * x.value()[i];  // the bug
+    });
+  };
+  Tensor<double> a(Shape{3}, std::vector<double>{0.5, -1, 2}), b(Shape{3}, std::vector<double>{1, 3, -2});
+  const auto bad = autograd::gradcheck(overwriting, {a, b});
+  CHECK_FALSE(bad.ok);
+  CHECK_THAT(bad.report, Catch::Contains("input1"));
+  CHECK_THAT(bad.report, !Catch::Contains("input0"));
+
+  // The same bug writing into a parameter is caught too, and a correct op leaves the parameter
+  // holding its analytic gradient alone (the sentinel is taken back out).
+  Parameter<double> w(Tensor<double>(Shape{3}, std::vector<double>{1, 2, 3}));
+  auto overwriting_param = [&](Tape<double>& tape, const std::vector<Var<double>>& in) {
+    return overwriting(tape, {in[0], tape.parameter(w)});
+  };
+  const auto bad_param = autograd::gradcheck(overwriting_param, {a}, {{"w", &w}});
+  CHECK_FALSE(bad_param.ok);
+  CHECK_THAT(bad_param.report, Catch::Contains("w["));
+
+  // L = <r, a ⊙ w> with |r| < 1, so dL/dw = r ⊙ a: whatever stale gradient w held before
+  // the check, it returns that gradient alone.
+  auto good = [&](Tape<double>& tape, const std::vector<Var<double>>& in) { return multiply(in[0], tape.parameter(w)); };
+  std::vector<Tensor<double>> returned;
+  for (double stale : {100.0, -7.0}) {
+    w.grad.fill(stale);
+    const auto ok = autograd::gradcheck(good, {a}, {{"w", &w}});
+    INFO(ok.report);
+    CHECK(ok.ok);
+    for (index_t i = 0; i < 3; ++i) CHECK(std::abs(w.grad[i]) <= std::abs(a[i]));
+    returned.push_back(w.grad);
+  }
+  CHECK(returned[0].storage() == returned[1].storage());
 }

@@ -3,11 +3,16 @@
 // a real image's header (ACDC: sform without the spacing) reloads on the same grid.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "io/io_fixtures.hpp"
 #include "modelmix/data/dataset_folder.hpp"
 #include "modelmix/io/nifti.hpp"
 #include "modelmix/method/metrics.hpp"
 #include "modelmix/method/predict.hpp"
+#include "support/shared_manifest.hpp"
 #include "support/skip.hpp"
 
 namespace io = modelmix::io;
@@ -20,7 +25,16 @@ TEST_CASE("shared data: ACDC val labels against themselves give Dice 1 and HD95 
   const fs::path root = MODELMIX_SHARED_DATA_DIR;
   if (!fs::exists(root / "acdc" / "val" / "labels")) MODELMIX_SKIP_TEST("no shared data at " + root.string());
   const auto labels = data::list_volumes(root / "acdc" / "val" / "labels");
-  REQUIRE(labels.size() == 30);
+  // Expected counts from the manifest: the labelled val volumes, and per patient its frames
+  // (a patient with two frames has one ED and one ES).
+  const auto expected = modelmix::test::shared_manifest(root).select("acdc", "val", "label");
+  REQUIRE(!expected.empty());
+  REQUIRE(labels.size() == expected.size());
+  std::map<std::string, int> frames_per_patient;
+  for (const auto& row : expected) ++frames_per_patient[row.at("case").substr(0, row.at("case").find("_frame"))];
+  const auto paired = std::count_if(frames_per_patient.begin(), frames_per_patient.end(),
+                                    [](const auto& p) { return p.second == 2; });
+  REQUIRE(paired > 0);
   const auto set = data::acdc_labels();
   std::vector<std::string> names;
   for (const auto& [name, path] : labels) {
@@ -36,11 +50,14 @@ TEST_CASE("shared data: ACDC val labels against themselves give Dice 1 and HD95 
       CHECK(*s.assd == 0.0);
     }
   }
+  std::set<std::string> manifest_cases;
+  for (const auto& row : expected) manifest_cases.insert(row.at("case"));
+  CHECK(std::set<std::string>(names.begin(), names.end()) == manifest_cases);
   const auto phases = method::acdc_phases(names);
   CHECK(std::count_if(phases.begin(), phases.end(),
-                      [](const auto& p) { return p.second == method::CardiacPhase::ed; }) == 15);
+                      [](const auto& p) { return p.second == method::CardiacPhase::ed; }) == paired);
   CHECK(std::count_if(phases.begin(), phases.end(),
-                      [](const auto& p) { return p.second == method::CardiacPhase::es; }) == 15);
+                      [](const auto& p) { return p.second == method::CardiacPhase::es; }) == paired);
 }
 
 TEST_CASE("shared data: a prediction written with the image's header keeps its grid", "[data][io][predict]") {

@@ -8,6 +8,12 @@
 // Analytic dL/d(each input element, each parameter element) is compared with the central
 // difference (L(θ+ε) − L(θ−ε)) / 2ε. A gradient that was never written shows up as a
 // mismatch wherever the numeric derivative is non-zero.
+//
+// Backward must accumulate (+=), never overwrite: before the analytic pass every gradient
+// buffer (inputs and parameters) is pre-filled with a random sentinel S, and the analytic
+// gradient is read as (buffer after backward − S). A backward that assigns (=) instead of
+// adding loses S and is reported (dlib's test_layer checks the same way). On return each
+// parameter's grad holds its analytic gradient alone, as if it had been zeroed first.
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -59,12 +65,31 @@ inline Var<double> project(Tape<double>& tape, const Var<double>& out, const Ten
 inline gradcheck_result gradcheck(const gradcheck_function& fn, std::vector<Tensor<double>> inputs,
                                   std::vector<named_parameter<double>> parameters = {},
                                   gradcheck_options options = {}) {
+  // Sentinels in [0.5, 1.5) with a random sign: never zero, so overwriting is always visible.
+  std::mt19937 sentinel_rng(options.seed ^ 0x5e47u);
+  auto sentinel_fill = [&](Tensor<double>& t) {
+    std::uniform_real_distribution<double> u(0.5, 1.5);
+    std::bernoulli_distribution negative(0.5);
+    for (index_t i = 0; i < t.numel(); ++i) t[i] = negative(sentinel_rng) ? -u(sentinel_rng) : u(sentinel_rng);
+  };
+
   // The projection is drawn from the output shape of a first, plain evaluation.
   Tensor<double> r;
   auto evaluate = [&](bool analytic) {
     Tape<double> tape;
+    // Analytic pass: inputs are bound as parameters, so their gradient buffers (pre-filled
+    // with sentinels) are ours, not lazily zeroed slots of the tape.
+    std::vector<Parameter<double>> bound(analytic ? inputs.size() : 0);
+    std::vector<Tensor<double>> input_sentinels;
+    for (std::size_t k = 0; k < bound.size(); ++k) {
+      bound[k].value = inputs[k];
+      bound[k].grad = Tensor<double>(inputs[k].shape());
+      sentinel_fill(bound[k].grad);
+      input_sentinels.push_back(bound[k].grad);
+    }
     std::vector<Var<double>> leaves;
-    for (const Tensor<double>& x : inputs) leaves.push_back(analytic ? tape.variable(x) : tape.constant(x));
+    for (std::size_t k = 0; k < inputs.size(); ++k)
+      leaves.push_back(analytic ? tape.parameter(bound[k]) : tape.constant(inputs[k]));
     Var<double> out = fn(tape, leaves);
     if (r.empty()) {
       std::mt19937 rng(options.seed);
@@ -77,16 +102,28 @@ inline gradcheck_result gradcheck(const gradcheck_function& fn, std::vector<Tens
     std::vector<Tensor<double>> grads;
     if (analytic) {
       if (loss.requires_grad()) tape.backward(loss);
-      for (const Var<double>& leaf : leaves) grads.push_back(leaf.requires_grad() ? leaf.grad() : Tensor<double>(leaf.shape()));
+      for (std::size_t k = 0; k < bound.size(); ++k) {
+        Tensor<double> g = bound[k].grad;
+        for (index_t i = 0; i < g.numel(); ++i) g[i] -= input_sentinels[k][i];
+        grads.push_back(std::move(g));
+      }
     }
     return std::pair{loss.value()[0], grads};
   };
 
-  for (auto& p : parameters) p.parameter->zero_grad();
+  // Parameters: sentinel-filled grads (a parameter listed twice keeps one sentinel).
+  for (auto& p : parameters) sentinel_fill(p.parameter->grad);
+  std::vector<Tensor<double>> parameter_sentinels;
+  for (auto& p : parameters) parameter_sentinels.push_back(p.parameter->grad);
   auto [base, input_grads] = evaluate(true);
   (void)base;
   std::vector<Tensor<double>> parameter_grads;
-  for (auto& p : parameters) parameter_grads.push_back(p.parameter->grad);
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    Tensor<double> g = parameters[k].parameter->grad;
+    for (index_t i = 0; i < g.numel(); ++i) g[i] -= parameter_sentinels[k][i];
+    parameter_grads.push_back(std::move(g));
+  }
+  for (std::size_t k = 0; k < parameters.size(); ++k) parameters[k].parameter->grad = parameter_grads[k];
 
   gradcheck_result result;
   auto compare = [&](const std::string& name, Tensor<double>& values, const Tensor<double>& analytic) {

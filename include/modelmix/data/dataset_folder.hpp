@@ -9,7 +9,10 @@
 // pairing from the names alone; load_case() reads the volumes through a Reader (a callable
 // path → Volume<float>; io::NiftiReader when the modelmix::nifti target is linked, which
 // keeps this header free of nifti_clib), checks that scribble and label have the image's
-// shape and spacing, and converts them to class ids through a LabelSet.
+// shape and spacing, and converts them to class ids through a LabelSet. A NaN or ±Inf image
+// voxel is refused naming the file and voxel (i, j, k), or set to 0 when
+// LoadOptions::nonfinite says so (io::NiftiReader applies its own ReadOptions::nonfinite
+// while decoding, where it also sees values that overflow float after scaling).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -41,6 +44,10 @@ struct SplitFiles {
   std::vector<CaseFiles> cases;  // sorted by name
   bool has_scribbles = false;
   bool has_labels = false;
+};
+
+struct LoadOptions {
+  nonfinite_policy nonfinite = nonfinite_policy::refuse;  // for image voxels
 };
 
 struct Case {
@@ -149,10 +156,12 @@ void check_same_grid(const Volume<T>& image, const fs::path& image_path, const V
 
 // Read one case; Reader: path → Volume<float> (thread-safe if load_split runs in parallel).
 template <class Reader>
-[[nodiscard]] Case load_case(const CaseFiles& files, const LabelSet& labels, Reader&& read) {
+[[nodiscard]] Case load_case(const CaseFiles& files, const LabelSet& labels, Reader&& read,
+                             const LoadOptions& options = {}) {
   Case c{files.name, read(files.image), std::nullopt, std::nullopt};
   c.image.name = files.name;
   MODELMIX_REQUIRE(c.image.voxels.rank() == 3, "load_case: ", files.image.string(), " is not a 3-D volume");
+  check_finite(c.image, options.nonfinite, cat("load_case: ", files.image.string()));
   if (files.scribble) {
     const Volume<float> raw = read(*files.scribble);
     detail::check_same_grid(c.image, files.image, raw, *files.scribble);
@@ -171,14 +180,15 @@ template <class Reader>
 // Read all cases of a split (in parallel when OpenMP is on). The first failing case, in name
 // order, is reported.
 template <class Reader>
-[[nodiscard]] std::vector<Case> load_split(const SplitFiles& split, const LabelSet& labels, Reader&& read) {
+[[nodiscard]] std::vector<Case> load_split(const SplitFiles& split, const LabelSet& labels, Reader&& read,
+                                           const LoadOptions& options = {}) {
   const auto n = static_cast<std::ptrdiff_t>(split.cases.size());
   std::vector<std::optional<Case>> loaded(split.cases.size());
   std::vector<std::exception_ptr> errors(split.cases.size());
 #pragma omp parallel for schedule(dynamic)
   for (std::ptrdiff_t i = 0; i < n; ++i) {
     try {
-      loaded[static_cast<std::size_t>(i)] = load_case(split.cases[static_cast<std::size_t>(i)], labels, read);
+      loaded[static_cast<std::size_t>(i)] = load_case(split.cases[static_cast<std::size_t>(i)], labels, read, options);
     } catch (...) {
       errors[static_cast<std::size_t>(i)] = std::current_exception();
     }

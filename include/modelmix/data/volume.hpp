@@ -3,10 +3,13 @@
 // varies fastest exactly as in a NIfTI file and slice k (`volume[:, :, k]` in NIfTI terms)
 // is the contiguous [Y, X] block at offset k·Y·X. Spacing is in millimetres, (x, y, z).
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
 
+#include "modelmix/core/error.hpp"
 #include "modelmix/tensor/tensor.hpp"
 
 namespace modelmix::data {
@@ -32,5 +35,36 @@ struct Volume {
 
 using ImageVolume = Volume<float>;
 using LabelVolume = Volume<label_t>;
+
+// What loading does with a NaN or ±Inf voxel. A single one poisons every loss and gradient
+// it reaches, so the default refuses the file, naming the first bad voxel.
+enum class nonfinite_policy {
+  refuse,             // throw modelmix::error naming the file and voxel (i, j, k)
+  replace_with_zero,  // set the voxel to 0 and go on
+};
+
+// Voxel (i, j, k) — x, y, z as in NIfTI — of flat element `index` on an nx × ny grid.
+[[nodiscard]] inline std::string voxel_position(index_t index, index_t nx, index_t ny) {
+  const index_t plane = nx * ny;
+  return cat("(", index % nx, ", ", (index / nx) % ny, ", ", index / plane, ")");
+}
+
+// Apply `policy` to the voxels of `volume`; `source` (the file) names it in the error.
+template <class T>
+void check_finite(Volume<T>& volume, nonfinite_policy policy, const std::string& source) {
+  if constexpr (std::is_floating_point_v<T>) {
+    const index_t n = volume.voxels.numel();
+    T* v = volume.voxels.data();
+    const bool grid = volume.voxels.rank() == 3;
+    const index_t nx = grid ? volume.nx() : n, ny = grid ? volume.ny() : 1;
+    for (index_t i = 0; i < n; ++i) {
+      if (std::isfinite(v[i])) continue;
+      MODELMIX_REQUIRE(policy != nonfinite_policy::refuse, source, ": voxel ", voxel_position(i, nx, ny),
+                       " (i, j, k) is ", v[i], "; non-finite intensities are refused (load with nonfinite_policy::",
+                       "replace_with_zero to set them to 0)");
+      v[i] = T(0);
+    }
+  }
+}
 
 }  // namespace modelmix::data

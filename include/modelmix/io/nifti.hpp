@@ -13,6 +13,14 @@
 // may return NULL or exit. Here the header is validated first (size field, magic, rank,
 // datatype, data offset, extents) and every znz read count is checked, so a truncated,
 // foreign or non-3-D file becomes a modelmix::error that names the file.
+// Memory: nothing is allocated from the header's claims alone. The volume's size (stored
+// data + decoded voxels) is checked against ReadOptions::max_bytes first; an uncompressed
+// file must be large enough for its claimed data before its buffer is made; a .nii.gz
+// buffer grows with the data actually decompressed, so a small file claiming a huge volume
+// fails on "truncated" after at most about twice the real data. Any std::bad_alloc becomes
+// a modelmix::error naming the file. Non-finite intensities (NaN, ±Inf, or a scaled value
+// that overflows T) are refused naming voxel (i, j, k), unless ReadOptions::nonfinite
+// replaces them.
 //
 // Writing clones a reference header (geometry and affine kept) and goes to a temporary file
 // next to the target that is renamed over it only when complete: an interrupted write never
@@ -30,6 +38,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -48,6 +57,13 @@ template <class T>
 struct NiftiVolume {
   data::Volume<T> volume;
   nifti_1_header header;  // host byte order; the reference for writing results on this grid
+};
+
+struct ReadOptions {
+  // Most memory one read may use: the stored data plus the decoded Volume<T>. The default,
+  // 2 GiB, is ~40× a large cardiac cine frame; raise it for bigger volumes.
+  std::size_t max_bytes = std::size_t{2} << 30;
+  data::nonfinite_policy nonfinite = data::nonfinite_policy::refuse;
 };
 
 struct WriteOptions {
@@ -77,7 +93,10 @@ struct WriteOptions {
 namespace detail {
 
 inline constexpr std::size_t header_bytes = 348;
-inline constexpr index_t max_voxels = index_t{1} << 29;  // bounds the allocation a corrupt header can ask for
+// Beyond any budget: 2^31 voxels (16 GiB of float64). Extents are ≤ 32767, so the product
+// of three cannot overflow index_t.
+inline constexpr index_t max_voxels = index_t{1} << 31;
+inline constexpr std::size_t chunk_bytes = std::size_t{1} << 20;  // first .nii.gz read; doubles after
 
 struct ZnzCloser {
   void operator()(znzptr* f) const {
@@ -105,17 +124,27 @@ using ZnzHandle = std::unique_ptr<znzptr, ZnzCloser>;
   return cat(nifti_datatype_string(datatype), " (", datatype, ")");
 }
 
-// Decode n stored values of type S at `bytes` into T, applying the optional scaling.
-template <class S, class T>
-void decode(const unsigned char* bytes, index_t n, bool swapped, double slope, double inter, T* out) {
+// Decode n stored values of type S at `bytes` into T, applying the optional scaling. A value
+// that is not finite, or does not fit T (1e300 into float overflows to Inf; integers must be
+// in range), goes to `bad(index, stored, value)`, which throws or returns the replacement.
+template <class S, class T, class Bad>
+void decode(const unsigned char* bytes, index_t n, bool swapped, double slope, double inter, T* out, Bad&& bad) {
   const bool scaled = std::isfinite(slope) && slope != 0.0 && !(slope == 1.0 && inter == 0.0);
+  constexpr double high = static_cast<double>(std::numeric_limits<T>::max());
+  constexpr double low = static_cast<double>(std::numeric_limits<T>::lowest());
   for (index_t i = 0; i < n; ++i) {
     unsigned char b[sizeof(S)];
     std::memcpy(b, bytes + i * index_t{sizeof(S)}, sizeof(S));
     if (swapped) std::reverse(b, b + sizeof(S));
     S s;
     std::memcpy(&s, b, sizeof(S));
-    out[i] = scaled ? static_cast<T>(slope * static_cast<double>(s) + inter) : static_cast<T>(s);
+    const double v = scaled ? slope * static_cast<double>(s) + inter : static_cast<double>(s);
+    // !(low <= v && v <= high) is also true for NaN.
+    if (!(low <= v && v <= high)) {
+      out[i] = bad(i, static_cast<double>(s), v);
+      continue;
+    }
+    out[i] = scaled ? static_cast<T>(v) : static_cast<T>(s);
   }
 }
 
@@ -219,7 +248,8 @@ inline bool validate_header(nifti_1_header& h, const fs::path& path) {
     MODELMIX_REQUIRE(std::isfinite(h.pixdim[i]) && h.pixdim[i] != 0.0f, "read_nifti: ", file,
                      ": invalid voxel spacing pixdim[", i, "] = ", h.pixdim[i]);
   const index_t voxels = index_t{h.dim[1]} * h.dim[2] * h.dim[3];
-  MODELMIX_REQUIRE(voxels <= max_voxels, "read_nifti: ", file, ": implausible volume size ", dims_string(h));
+  MODELMIX_REQUIRE(voxels <= max_voxels, "read_nifti: ", file, ": implausible volume size ", dims_string(h), " (",
+                   voxels, " voxels; at most 2^31 are read)");
   return swapped;
 }
 
@@ -303,64 +333,123 @@ inline void check_write(bool ok, const fs::path& path, const char* what) {
   return detail::read_header(file.get(), path, swapped);
 }
 
-template <class T = float>
-[[nodiscard]] NiftiVolume<T> read_nifti(const fs::path& path) {
-  static_assert(std::is_arithmetic_v<T>, "read_nifti: T must be an arithmetic type");
-  auto file = detail::open_for_reading(path);
-  bool swapped = false;
-  const nifti_1_header h = detail::read_header(file.get(), path, swapped);
+namespace detail {
 
-  // Skip the extensions between the header and the data (read, since gzip streams cannot seek).
-  std::vector<unsigned char> gap(static_cast<std::size_t>(h.vox_offset) - detail::header_bytes);
-  detail::read_exactly(file.get(), gap.data(), gap.size(), path, "header extensions");
+// Read `bytes` of voxel data. An uncompressed file was checked to hold them; a gzip stream's
+// length is unknown until it ends, so its buffer grows (1 MiB, then doubling) only as data
+// arrives: a damaged or lying file costs about the memory of what it really contains.
+inline std::vector<unsigned char> read_voxel_data(znzFile f, std::size_t bytes, bool gzipped, const fs::path& path) {
+  std::vector<unsigned char> raw;
+  std::size_t done = 0;
+  while (done < bytes) {
+    const std::size_t next = gzipped ? std::min(bytes, std::max(chunk_bytes, 2 * done)) : bytes;
+    raw.resize(next);
+    const std::size_t got = znzread(raw.data() + done, 1, next - done, f);
+    MODELMIX_REQUIRE(got <= next - done, "read_nifti: ", path.string(), ": corrupt compressed data while reading the voxel data");
+    MODELMIX_REQUIRE(got == next - done, "read_nifti: ", path.string(), ": truncated file: the voxel data needs ", bytes,
+                     " bytes, only ", done + got, " could be read");
+    done = next;
+  }
+  return raw;
+}
+
+// Skip the header extensions between the header and the data (read in small pieces, since a
+// gzip stream cannot seek).
+inline void skip_bytes(znzFile f, std::size_t bytes, const fs::path& path) {
+  unsigned char scratch[4096];
+  while (bytes > 0) {
+    const std::size_t n = std::min(bytes, sizeof scratch);
+    read_exactly(f, scratch, n, path, "header extensions");
+    bytes -= n;
+  }
+}
+
+[[nodiscard]] inline bool starts_with_gzip_magic(const fs::path& path) {
+  unsigned char magic[2] = {0, 0};
+  std::FILE* raw = std::fopen(path.c_str(), "rb");
+  if (raw == nullptr) return false;
+  const std::size_t n = std::fread(magic, 1, 2, raw);
+  std::fclose(raw);
+  return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+template <class T>
+NiftiVolume<T> read_nifti_unguarded(const fs::path& path, const ReadOptions& options) {
+  const std::string file = path.string();
+  auto handle = open_for_reading(path);
+  bool swapped = false;
+  const nifti_1_header h = read_header(handle.get(), path, swapped);
 
   const index_t nx = h.dim[1], ny = h.dim[2], nz = h.dim[3];
-  const int nbyper = detail::bytes_per_voxel(h.datatype);
-  const std::size_t bytes = static_cast<std::size_t>(nx * ny * nz) * static_cast<std::size_t>(nbyper);
-  std::error_code ec;
-  const auto on_disk = fs::file_size(path, ec);
-  // An uncompressed file must hold all its data; checked before allocating.
-  unsigned char magic[2] = {0, 0};
-  {
-    std::FILE* raw = std::fopen(path.c_str(), "rb");
-    if (raw != nullptr) {
-      const std::size_t n = std::fread(magic, 1, 2, raw);
-      std::fclose(raw);
-      if (n != 2) magic[0] = magic[1] = 0;
-    }
+  const int nbyper = bytes_per_voxel(h.datatype);
+  const std::size_t voxels = static_cast<std::size_t>(nx * ny * nz);  // ≤ 2^31 (validate_header)
+  const std::size_t bytes = voxels * static_cast<std::size_t>(nbyper);
+  const std::size_t needed = bytes + voxels * sizeof(T);
+  MODELMIX_REQUIRE(needed <= options.max_bytes, "read_nifti: ", file, ": volume ", dims_string(h), " of ",
+                   datatype_name(h.datatype), " needs ", needed, " bytes (", bytes, " stored + ", voxels * sizeof(T),
+                   " decoded), more than the reader's budget of ", options.max_bytes,
+                   " bytes; raise ReadOptions::max_bytes to read it");
+  const std::size_t offset = static_cast<std::size_t>(h.vox_offset);
+  const bool gzipped = starts_with_gzip_magic(path);
+  if (!gzipped) {
+    // An uncompressed file must hold all its data; checked before anything is allocated.
+    std::error_code ec;
+    const auto on_disk = fs::file_size(path, ec);
+    MODELMIX_REQUIRE(!ec, "read_nifti: ", file, ": cannot get the file size (", ec.message(), ")");
+    MODELMIX_REQUIRE(on_disk >= bytes + offset, "read_nifti: ", file, ": truncated file: ", dims_string(h), " of ",
+                     datatype_name(h.datatype), " needs ", bytes + offset, " bytes, the file has ", on_disk);
   }
-  const bool gzipped = magic[0] == 0x1f && magic[1] == 0x8b;
-  MODELMIX_REQUIRE(gzipped || ec || on_disk >= bytes + static_cast<std::size_t>(h.vox_offset),
-                   "read_nifti: ", path.string(), ": truncated file: ", detail::dims_string(h), " needs ",
-                   bytes + static_cast<std::size_t>(h.vox_offset), " bytes, the file has ", on_disk);
-
-  std::vector<unsigned char> raw(bytes);
-  detail::read_exactly(file.get(), raw.data(), bytes, path, "voxel data");
+  skip_bytes(handle.get(), offset - header_bytes, path);
+  const std::vector<unsigned char> raw = read_voxel_data(handle.get(), bytes, gzipped, path);
   // One more read reaches the end of the gzip stream, where zlib checks the CRC (a read error
   // is -1) and notices a missing trailer (gzclose then returns Z_BUF_ERROR).
   unsigned char extra = 0;
-  MODELMIX_REQUIRE(znzread(&extra, 1, 1, file.get()) <= 1, "read_nifti: ", path.string(), ": corrupt compressed data");
-  znzFile closing = file.release();
-  MODELMIX_REQUIRE(Xznzclose(&closing) == 0, "read_nifti: ", path.string(),
+  MODELMIX_REQUIRE(znzread(&extra, 1, 1, handle.get()) <= 1, "read_nifti: ", file, ": corrupt compressed data");
+  znzFile closing = handle.release();
+  MODELMIX_REQUIRE(Xznzclose(&closing) == 0, "read_nifti: ", file,
                    ": truncated or corrupt compressed data (the gzip stream does not end properly)");
 
   NiftiVolume<T> out{data::Volume<T>{Tensor<T>(Shape{nz, ny, nx}), spacing(h), nifti_case_name(path)}, h};
-  detail::dispatch_datatype(h.datatype, [&](auto stored) {
+  const double slope = h.scl_slope, inter = std::isfinite(h.scl_inter) ? h.scl_inter : 0.0;
+  auto bad = [&](index_t i, double stored, double value) -> T {
+    if (options.nonfinite == data::nonfinite_policy::replace_with_zero) return T(0);
+    const bool scaled = std::isfinite(slope) && slope != 0.0 && !(slope == 1.0 && inter == 0.0);
+    throw error(cat("read_nifti: ", file, ": voxel ", data::voxel_position(i, nx, ny), " (i, j, k) is ", value,
+                    (std::isfinite(value) ? cat(", which does not fit the element type") : std::string()),
+                    (scaled ? cat(" after scaling (stored ", stored, " × scl_slope ", slope, " + scl_inter ", inter, ")")
+                            : std::string()),
+                    "; non-finite intensities are refused (read with ReadOptions::nonfinite = ",
+                    "nonfinite_policy::replace_with_zero to set them to 0)"));
+  };
+  dispatch_datatype(h.datatype, [&](auto stored) {
     using S = decltype(stored);
-    detail::decode<S, T>(raw.data(), nx * ny * nz, swapped, h.scl_slope, std::isfinite(h.scl_inter) ? h.scl_inter : 0.0,
-                         out.volume.voxels.data());
+    decode<S, T>(raw.data(), nx * ny * nz, swapped, slope, inter, out.volume.voxels.data(), bad);
   });
   return out;
 }
 
+}  // namespace detail
+
 template <class T = float>
-[[nodiscard]] data::Volume<T> read_volume(const fs::path& path) {
-  return read_nifti<T>(path).volume;
+[[nodiscard]] NiftiVolume<T> read_nifti(const fs::path& path, const ReadOptions& options = {}) {
+  static_assert(std::is_arithmetic_v<T>, "read_nifti: T must be an arithmetic type");
+  try {
+    return detail::read_nifti_unguarded<T>(path, options);
+  } catch (const std::bad_alloc&) {
+    throw error(cat("read_nifti: ", path.string(), ": out of memory while reading the volume (ReadOptions::max_bytes = ",
+                    options.max_bytes, " bytes; lower it to refuse such files up front)"));
+  }
+}
+
+template <class T = float>
+[[nodiscard]] data::Volume<T> read_volume(const fs::path& path, const ReadOptions& options = {}) {
+  return read_nifti<T>(path, options).volume;
 }
 
 // Callable used by data::load_case and friends: path → Volume<float>.
 struct NiftiReader {
-  [[nodiscard]] data::Volume<float> operator()(const fs::path& path) const { return read_volume<float>(path); }
+  ReadOptions options;
+  [[nodiscard]] data::Volume<float> operator()(const fs::path& path) const { return read_volume<float>(path, options); }
 };
 
 // A fresh header for a volume with no reference: scanner-anatomical qform and sform equal to

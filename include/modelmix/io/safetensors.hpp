@@ -349,7 +349,9 @@ struct tensor_bytes {
 
 [[nodiscard]] inline std::vector<char> encode_safetensors(const tensor_archive& archive) {
   std::vector<detail::tensor_bytes> order;
-  for (const auto& [name, tensor] : archive.tensors) {
+  for (const auto& entry : archive.tensors) {
+    const std::string& name = entry.first;  // not a structured binding: lambdas capture it (clang < 16)
+    const archive_tensor& tensor = entry.second;
     MODELMIX_REQUIRE(!name.empty(), "encode_safetensors: a tensor has an empty name");
     MODELMIX_REQUIRE(name != "__metadata__", "encode_safetensors: '__metadata__' is reserved and cannot name a tensor");
     std::visit(

@@ -14,6 +14,13 @@
 // Every deliberate decision is a named option (trainer_options). The randomness of step k is
 // drawn from a generator seeded with (seed, k), so a run is reproducible and a resumed run
 // continues exactly where the interrupted one stopped.
+//
+// Non-finite values: every logged loss term, each task's total, the step's total and the global
+// gradient norm are checked before the optimizer moves. A NaN/Inf either stops training
+// (nonfinite_error naming step, task and term; the trainer is left as it was before the step,
+// BatchNorm running statistics included) or, with on_nonfinite = skip, drops the step: no
+// parameter update, running statistics restored, the step counter still advances.
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -54,6 +61,21 @@ enum class training_method { pce, mixup, modelmix };
   throw error(cat("unknown method '", s, "' (expected modelmix, mixup or pce)"));
 }
 
+// What Trainer::step does when a loss term or the gradient is NaN or infinite.
+enum class nonfinite_policy { stop, skip };
+
+[[nodiscard]] inline const char* to_string(nonfinite_policy p) { return p == nonfinite_policy::stop ? "stop" : "skip"; }
+[[nodiscard]] inline nonfinite_policy parse_nonfinite_policy(const std::string& s) {
+  if (s == "stop") return nonfinite_policy::stop;
+  if (s == "skip") return nonfinite_policy::skip;
+  throw error(cat("unknown non-finite policy '", s, "' (expected stop or skip)"));
+}
+
+// Thrown by Trainer::step under nonfinite_policy::stop.
+struct nonfinite_error : error {
+  using error::error;
+};
+
 // Which encoder layers a virtual model may mix (the original samples among conv and BN).
 enum class mixable_set { conv_and_bn, conv, bn };
 
@@ -74,6 +96,7 @@ struct trainer_options {
   // default pce trains on the scribbled slices alone, so its whole batch carries supervision.
   bool unlabeled_slices_in_pce = false;
   double grad_clip = 0;  // max global gradient norm; 0 = off
+  nonfinite_policy on_nonfinite = nonfinite_policy::stop;  // NaN/Inf loss or gradient
 
   // ModelMix decisions (docs/method.md, "Our deliberate decisions")
   layers::gradient_policy gradients = layers::gradient_policy::both;  // original: none
@@ -189,6 +212,8 @@ struct step_report {
   std::vector<task_losses> tasks;
   std::string mixed_layer;  // modelmix: the encoder layer mixed this step
   double total = 0;
+  bool skipped = false;     // on_nonfinite = skip dropped this step (no update)
+  std::string nonfinite;    // what was not finite ("task cine: loss term modelmix is nan"), if anything
 };
 
 // A network's parameters and BN buffers in a checkpoint archive, named "<prefix>.<state_dict
@@ -255,7 +280,7 @@ class Trainer {
   // One optimisation step over all tasks.
   step_report step() {
     std::mt19937_64 rng(mix_seed(options_.seed, step_));
-    step_report report{step_, {}, {}, 0};
+    step_report report{step_, {}, {}, 0, false, {}};
     Tape<T> tape;
     const std::size_t K = tasks_.size();
 
@@ -264,6 +289,11 @@ class Trainer {
     if (options_.method == training_method::modelmix)
       report.mixed_layer = candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(rng)];
     const double angle = std::uniform_real_distribution<double>(0.0, 360.0)(rng);
+
+    // BatchNorm running statistics change in the forward pass; a dropped step puts them back.
+    std::vector<std::vector<Tensor<T>>> buffers(K);
+    for (std::size_t t = 0; t < K; ++t)
+      layers::for_each_buffer(*tasks_[t].net, [&](const std::string&, Tensor<T>& b) { buffers[t].push_back(b); });
 
     Var<T> total;
     for (std::size_t t = 0; t < K; ++t) {
@@ -285,12 +315,29 @@ class Trainer {
       total = t == 0 ? task_total : ops::add(total, task_total);
     }
 
-    optimizer_->zero_grad();
-    tape.backward(total);
+    report.total = total.value()[0];
+    report.nonfinite = nonfinite_losses(report);
+    if (report.nonfinite.empty()) {
+      optimizer_->zero_grad();
+      tape.backward(total);
+      report.nonfinite = nonfinite_gradient();
+    }
+    if (!report.nonfinite.empty()) {
+      for (std::size_t t = 0; t < K; ++t) {
+        std::size_t i = 0;
+        layers::for_each_buffer(*tasks_[t].net, [&](const std::string&, Tensor<T>& b) { b = buffers[t][i++]; });
+      }
+      if (options_.on_nonfinite == nonfinite_policy::stop) {
+        restart_loaders();  // the trainer is as it was before this step
+        throw nonfinite_error(cat("step ", step_, ": ", report.nonfinite));
+      }
+      report.skipped = true;
+      ++step_;
+      return report;
+    }
     if (options_.grad_clip > 0) optim::clip_grad_norm(optimizer_->parameters(), options_.grad_clip);
     optimizer_->set_lr(optim::lr_at(options_.schedule, step_));
     optimizer_->step();
-    report.total = total.value()[0];
     ++step_;
     return report;
   }
@@ -331,6 +378,40 @@ class Trainer {
     std::unique_ptr<Net> net;
     std::unique_ptr<data::batch_loader> loader;
   };
+
+  // The first non-finite logged loss ("task cine: loss term modelmix is nan"), or "".
+  [[nodiscard]] std::string nonfinite_losses(const step_report& r) const {
+    for (std::size_t t = 0; t < r.tasks.size(); ++t) {
+      const task_losses& l = r.tasks[t];
+      const std::pair<const char*, double> terms[] = {{"supervised", l.supervised}, {"mixup", l.mixup},
+                                                      {"mix_consistency", l.mix_consistency}, {"modelmix", l.modelmix},
+                                                      {"invariance", l.invariance}, {"total", l.total}};
+      for (const auto& [term, v] : terms)
+        if (!std::isfinite(v)) return cat("task ", tasks_[t].name, ": loss term ", term, " is ", v);
+    }
+    if (!std::isfinite(r.total)) return cat("the summed loss of all tasks is ", r.total);
+    return {};
+  }
+
+  // The first parameter whose gradient holds a NaN/Inf, with the global norm, or "".
+  [[nodiscard]] std::string nonfinite_gradient() const {
+    double sum = 0;
+    std::string first;
+    for (const auto& [name, p] : optimizer_->parameters()) {
+      Tensor<T> host;  // a gradient on the CUDA device is read through a host copy
+      const Tensor<T>& g = p->grad.on_device() ? (host = p->grad.to_host()) : p->grad;
+      const index_t n = g.numel();
+      double part = 0;
+#pragma omp parallel for reduction(+ : part) if (n > 32768)
+      for (index_t i = 0; i < n; ++i) part += double(g[i]) * double(g[i]);
+      if (!std::isfinite(part) && first.empty()) first = name;
+      sum += part;
+    }
+    if (std::isfinite(sum)) return {};
+    const auto dot = first.find('.');
+    const std::string task = dot == std::string::npos ? first : first.substr(0, dot);
+    return cat("task ", task, ": gradient norm is ", std::sqrt(sum), " (first non-finite in ", first, ")");
+  }
 
   // An independent stream seed for (seed, k).
   static std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t k) { return splitmix64(splitmix64(seed) ^ k); }
