@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the fuzz targets: small valid and broken inputs, a few KB per
 target. Run from anywhere: python3 tests/fuzz/make_corpus.py. Inputs found by fuzzing (and every
-input that once crashed a target) are added next to these by hand, named after what they hold."""
+input that once crashed a target) are added next to these by hand, named after what they hold.
+NIfTI seeds are named *.seed / *.gz.seed, not *.nii: they are synthetic bytes for the fuzzer
+(the target recognises gzip by its magic), and *.nii files in the repository would read as data."""
 import gzip
 import json
 import math
@@ -53,21 +55,21 @@ def nifti(dims, dtype, values, endian="<", extension=b"\0\0\0\0", **kw):
 
 
 ramp = [float(i % 7) for i in range(4 * 3 * 2)]
-put("nifti", "float32_4x3x2.nii", nifti((4, 3, 2), "f32", ramp))
-put("nifti", "int16_scaled.nii.gz", gzip.compress(nifti((4, 3, 2), "i16", [i - 5 for i in range(24)], slope=2.0, inter=-1.0), mtime=0))
-put("nifti", "uint8_bigendian_extension.nii",
+put("nifti", "float32_4x3x2.seed", nifti((4, 3, 2), "f32", ramp))
+put("nifti", "int16_scaled.gz.seed", gzip.compress(nifti((4, 3, 2), "i16", [i - 5 for i in range(24)], slope=2.0, inter=-1.0), mtime=0))
+put("nifti", "uint8_bigendian_extension.seed",
     nifti((2, 2, 2), "u8", list(range(8)), endian=">", extension=b"\1\0\0\0" + struct.pack(">ii", 16, 4) + b"abcdefgh"))
-put("nifti", "float64_nan.nii", nifti((2, 2, 2), "f64", [0, 1, 2, math.nan, 4, 5, math.inf, 7]))
-put("nifti", "float32_overflowing_slope.nii", nifti((2, 2, 1), "f32", [1e30, 1, 2, 3], slope=1e30))
-put("nifti", "uint16_4d_one_frame.nii", nifti((2, 2, 2, 1), "u16", [1, 2, 3, 65535, 5, 6, 7, 8]))
-put("nifti", "int32_2d.nii", nifti((2, 2), "i32", [1, 2, 3, 4]))
-put("nifti", "truncated.nii", nifti((4, 3, 2), "f32", ramp)[:400])
-put("nifti", "truncated.nii.gz", gzip.compress(nifti((4, 3, 2), "f32", ramp), mtime=0)[:-9])
-put("nifti", "claims_4GiB.nii.gz", gzip.compress(header((4096, 4096, 32), "f64") + b"\0" * 260, mtime=0))
-put("nifti", "huge_vox_offset.nii", header((2, 2, 2), "u8", vox_offset=1e9) + b"\0" * 12)
-put("nifti", "two_file_magic.nii", nifti((2, 2, 2), "u8", list(range(8)), magic=b"ni1\0"))
-put("nifti", "nifti2_size.nii", nifti((2, 2, 2), "u8", list(range(8)), sizeof_hdr=540))
-put("nifti", "header_only.nii", header((1, 1, 1), "u32")[:348])
+put("nifti", "float64_nan.seed", nifti((2, 2, 2), "f64", [0, 1, 2, math.nan, 4, 5, math.inf, 7]))
+put("nifti", "float32_overflowing_slope.seed", nifti((2, 2, 1), "f32", [1e30, 1, 2, 3], slope=1e30))
+put("nifti", "uint16_4d_one_frame.seed", nifti((2, 2, 2, 1), "u16", [1, 2, 3, 65535, 5, 6, 7, 8]))
+put("nifti", "int32_2d.seed", nifti((2, 2), "i32", [1, 2, 3, 4]))
+put("nifti", "truncated.seed", nifti((4, 3, 2), "f32", ramp)[:400])
+put("nifti", "truncated.gz.seed", gzip.compress(nifti((4, 3, 2), "f32", ramp), mtime=0)[:-9])
+put("nifti", "claims_4GiB.gz.seed", gzip.compress(header((4096, 4096, 32), "f64") + b"\0" * 260, mtime=0))
+put("nifti", "huge_vox_offset.seed", header((2, 2, 2), "u8", vox_offset=1e9) + b"\0" * 12)
+put("nifti", "two_file_magic.seed", nifti((2, 2, 2), "u8", list(range(8)), magic=b"ni1\0"))
+put("nifti", "nifti2_size.seed", nifti((2, 2, 2), "u8", list(range(8)), sizeof_hdr=540))
+put("nifti", "header_only.seed", header((1, 1, 1), "u32")[:348])
 
 # ---- safetensors ----------------------------------------------------------------------------
 
