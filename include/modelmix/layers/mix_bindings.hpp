@@ -31,14 +31,6 @@ class mix_bindings {
     return std::make_unique<bound<L>>(std::move(view));
   }
 
-  // Route `view.host()`'s forward through `view`; the table owns the view.
-  template <class L>
-  void bind(MixedLayer<L> view) {
-    const void* key = &view.host();
-    std::string path = view.path();
-    owned_.push_back(make(std::move(view)));
-    activate(key, *owned_.back(), std::move(path));
-  }
   // Route the forward of the layer at `key` through `b`, which the caller keeps alive
   // (mixing::plan re-points a table at views it built once).
   void activate(const void* key, const binding& b, std::string path) {
@@ -46,7 +38,7 @@ class mix_bindings {
     paths_.push_back(std::move(path));
     table_.emplace(key, &b);
   }
-  // Unbind every layer (owned views stay alive until the table is destroyed).
+  // Unbind every layer.
   void clear() {
     table_.clear();
     paths_.clear();
@@ -72,7 +64,6 @@ class mix_bindings {
 
   std::unordered_map<const void*, const binding*> table_;
   std::vector<std::string> paths_;
-  std::vector<std::unique_ptr<binding>> owned_;
 };
 
 // The view bound to `layer` in ctx.mixing, or nullptr.
