@@ -13,6 +13,7 @@
 #include "modelmix/data/phantom.hpp"
 #include "modelmix/data/slices.hpp"
 #include "modelmix/data/split.hpp"
+#include "report.hpp"
 #include "run_support.hpp"
 #include "validate.hpp"
 
@@ -36,6 +37,7 @@ struct demo_settings {
   std::vector<std::string> methods{"modelmix", "pce"};
   std::uint64_t seed = 42;
   int threads = 0;
+  double memory_budget = 0;  // GiB; 0 = 80 % of the machine's memory
 };
 
 struct phantom_task {
@@ -68,6 +70,17 @@ method::task_setup training_slices(const phantom_task& task, const demo_settings
   return setup;
 }
 
+method::trainer_options demo_options(const std::string& name, const demo_settings& s) {
+  method::trainer_options o;
+  o.method = method::parse_training_method(name);
+  o.network.width = s.width;
+  o.network.depth = s.depth;
+  o.schedule = optim::poly_lr{.lr = s.lr, .total_steps = s.iters, .power = 0.9};
+  o.batch_size = s.batch;
+  o.seed = s.seed;
+  return o;
+}
+
 void run_demo(const demo_settings& s) {
   require_in_range("--iters", s.iters, 1, 100'000'000);
   require_in_range("--batch", s.batch, 2, 4096);
@@ -80,28 +93,24 @@ void run_demo(const demo_settings& s) {
   MODELMIX_REQUIRE(!s.methods.empty(), "--methods: give at least one of modelmix, mixup, pce");
   for (const auto& m : s.methods) (void)method::parse_training_method(m);
   apply_threads_option(s.threads);
+  // Every method's step must fit before any data is made or anything written (two tasks).
+  for (const auto& m : s.methods) require_step_fits(demo_options(m, s), 2, s.size, s.memory_budget);
   ensure_folder(s.out);
 
   std::fprintf(stderr, "modelmix demo: generating the synthetic phantom (2 tasks, %lld training volumes each, %lld scribbled)\n",
                (long long)s.train_volumes, (long long)s.scribbled);
   const std::vector<phantom_task> tasks{make_task(data::phantom_modality::cine, s), make_task(data::phantom_modality::lge, s)};
 
-  nlohmann::json reports = nlohmann::json::array();
+  std::vector<task_scores> reports;
   std::vector<std::vector<std::pair<std::string, method::evaluation_summary>>> table;  // per method: per task
   for (const std::string& name : s.methods) {
-    method::trainer_options o;
-    o.method = method::parse_training_method(name);
-    o.network.width = s.width;
-    o.network.depth = s.depth;
-    o.schedule = optim::poly_lr{.lr = s.lr, .total_steps = s.iters, .power = 0.9};
-    o.batch_size = s.batch;
-    o.seed = s.seed;
     std::vector<method::task_setup> setups;
     for (std::size_t t = 0; t < tasks.size(); ++t) setups.push_back(training_slices(tasks[t], s, s.seed + t));
-    method::Trainer trainer(std::move(setups), o);
+    method::Trainer trainer(std::move(setups), demo_options(name, s));
 
     progress_line progress(name, s.iters);
-    while (trainer.steps_done() < s.iters) progress.update(trainer.step(), trainer);
+    while (trainer.steps_done() < s.iters)
+      progress.update(step_or_name_it(trainer.steps_done(), [&] { return trainer.step(); }), trainer);
     const double train_seconds = progress.seconds();
     trainer.save(std::filesystem::path(s.out) / (name + ".safetensors"));
 
@@ -113,15 +122,16 @@ void run_demo(const demo_settings& s) {
                                               {.size = s.size, .largest_component = s.largest_component}));
         if (s.largest_component) raw.push_back(method::evaluate_case(trainer.network(t), c.image, c.label, {.size = s.size}));
       }
-      nlohmann::json r = report_json(name, tasks[t].name, cases);
-      r["postprocessing"] = s.largest_component ? "largest_component" : "none";
-      if (s.largest_component) {
-        const nlohmann::json without = report_json(name, tasks[t].name, raw);
-        r["without_postprocessing"] = {{"structures", without["structures"]}, {"mean_dice", without["mean_dice"]}};
-      }
-      r["train_seconds"] = train_seconds;
-      r["iterations"] = s.iters;
-      reports.push_back(r);
+      task_scores r;
+      r.method = name;
+      r.task = tasks[t].name;
+      r.postprocessing = s.largest_component ? "largest_component" : "none";
+      r.source = {{"images", "synthetic phantom (held-out subjects)"}, {"labels", "phantom ground truth"},
+                  {"spacing_from", "labels"}};
+      r.cases = cases;
+      if (s.largest_component) r.without_postprocessing = raw;
+      r.extra = {{"train_seconds", train_seconds}, {"iterations", s.iters}};
+      reports.push_back(std::move(r));
       row.emplace_back(tasks[t].name, method::summarize_cases(cases));
       if (s.largest_component) row.emplace_back(tasks[t].name + " raw", method::summarize_cases(raw));
     }
@@ -147,8 +157,9 @@ void run_demo(const demo_settings& s) {
                         {"scribbled", s.scribbled}, {"test_volumes", s.test_volumes}, {"seed", s.seed},
                         {"largest_component", s.largest_component}};
   const auto report_path = std::filesystem::path(s.out) / "report.json";
-  write_text_atomically(report_path, nlohmann::json{{"dataset", "synthetic phantom"}, {"config", config}, {"reports", reports}}.dump(2) + "\n");
-  std::printf("\nwrote %s\n", report_path.string().c_str());
+  const auto csv_path = write_report(
+      report_path, report_document("demo", "acdc", reports, {{"dataset", "synthetic phantom"}, {"config", config}}));
+  std::printf("\nwrote %s and %s\n", report_path.string().c_str(), csv_path.string().c_str());
 }
 
 }  // namespace
@@ -169,6 +180,9 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--methods", settings->methods, "Methods to train: modelmix, mixup, pce")->capture_default_str();
   cmd->add_option("--seed", settings->seed, "Seed of the data and the training")->capture_default_str();
   cmd->add_option("--threads", settings->threads, "OpenMP threads (0 = default)")->capture_default_str();
+  cmd->add_option("--memory-budget", settings->memory_budget,
+                  "GiB a training step may use; a larger step is refused up front (0 = 80 % of this machine's memory)")
+      ->capture_default_str();
   cmd->add_flag("!--no-postprocessing", settings->largest_component,
                 "Score raw predictions only (default: keep each structure's largest 3D component, and report both)");
   cmd->callback([settings] { run_demo(*settings); });

@@ -1,10 +1,12 @@
 #pragma once
 // The evaluate command's work, callable from other commands (e.g. predict, after writing its
 // label volumes): score every reference case in `labels` against its namesake in `pred` and
-// write `report` (JSON) and the CSV next to it, atomically; prints a summary to stdout.
+// write `report` (JSON, report.hpp) and the CSV next to it, atomically; prints a summary.
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "report.hpp"
 
 namespace modelmix_cardiac {
 
@@ -15,13 +17,15 @@ struct EvaluateOptions {
 };
 
 void evaluate_folders(const EvaluateOptions& options);
+// The scoring part (no report written): one task_scores with method and task unset.
+task_scores score_folders(const EvaluateOptions& options);
 
 // --report must name a .json file; an existing one is replaced only if it is a report
 // (a JSON object with "cases" or "reports"), never another kind of file.
 void check_report_path(const std::filesystem::path& report);  // evaluate.cpp
 
 // evaluate --run RUN_DIR --task NAME=DIR: segment DIR/images with the run's network for NAME
-// and score against DIR/labels; report.json holds one report (or {"reports": [...]} for several).
+// and score against DIR/labels; report.json holds one report per task.
 struct RunEvaluateOptions {
   std::filesystem::path run, report;
   std::vector<std::string> tasks;

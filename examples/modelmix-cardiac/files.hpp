@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "modelmix/core/error.hpp"
+#include "modelmix/data/dataset_folder.hpp"
 
 namespace modelmix_cardiac {
 
@@ -101,25 +102,16 @@ inline int remove_stale_temporaries(const fs::path& folder) {
   return removed;
 }
 
-// Entries of `folder` named like volumes (*.nii, *.nii.gz, not hidden) that are not readable
-// regular files (dangling links, folders, FIFOs, sockets) are errors naming the entry: listings
-// skip them, which would silently drop cases.
+// data::list_volumes refuses entries named like volumes that are not readable regular files
+// (dangling links, folders, FIFOs); this runs the same check first so that the message names the
+// command-line option the folder came from.
 inline void require_regular_volumes(const fs::path& folder, const char* option) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) return;
   for (const auto& entry : fs::directory_iterator(folder, ec)) {
-    const std::string file = entry.path().filename().string();
-    if (file.empty() || file[0] == '.' || !(file.ends_with(".nii") || file.ends_with(".nii.gz"))) continue;
-    std::error_code st;
-    const fs::file_status status = fs::status(entry.path(), st);  // follows links
-    const char* what = fs::is_symlink(fs::symlink_status(entry.path(), st)) && !fs::exists(status)
-                           ? "a dangling symbolic link"
-                       : fs::is_directory(status) ? "a folder"
-                       : fs::is_fifo(status)      ? "a FIFO"
-                       : fs::is_socket(status)    ? "a socket"
-                       : !fs::is_regular_file(status) ? "not a regular file"
-                                                      : nullptr;
-    MODELMIX_REQUIRE(what == nullptr, option, ": ", entry.path().string(), " is ", what, ", not a volume file");
+    if (!modelmix::data::is_volume_name(entry.path().filename().string())) continue;
+    const char* problem = modelmix::data::unreadable_volume_entry(entry.path());
+    MODELMIX_REQUIRE(problem == nullptr, option, ": ", entry.path().string(), " is ", problem, ", not a volume file");
   }
 }
 

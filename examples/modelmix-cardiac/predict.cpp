@@ -2,9 +2,8 @@
 // volumes, slice by slice (crop/pad to the training size, paste back), with the input's
 // geometry kept in every written label volume.
 #include <cstdio>
-#include <iomanip>
+#include <iostream>
 #include <map>
-#include <sstream>
 
 #include "commands.hpp"
 #include "evaluate.hpp"
@@ -12,6 +11,7 @@
 #include "modelmix/io/nifti.hpp"
 #include "modelmix/method/evaluation.hpp"
 #include "run_folder.hpp"
+#include "report.hpp"
 #include "run_support.hpp"
 #include "validate.hpp"
 
@@ -31,10 +31,12 @@ std::unique_ptr<models::UNet<float>> load_task_network(const fs::path& run, cons
   return net;
 }
 
-// Images of DIR: DIR/images/*.nii.gz when it exists, else DIR/*.nii.gz.
+// The images of --in DIR: DIR/images when it exists, else DIR.
+fs::path input_folder(const fs::path& dir) { return fs::is_directory(dir / "images") ? dir / "images" : dir; }
+
 std::map<std::string, fs::path> input_images(const fs::path& dir) {
   MODELMIX_REQUIRE(fs::is_directory(dir), "--in ", dir.string(), ": no such folder");
-  const fs::path folder = fs::is_directory(dir / "images") ? dir / "images" : dir;
+  const fs::path folder = input_folder(dir);
   require_regular_volumes(folder, "--in");
   const auto images = data::list_volumes(folder);
   MODELMIX_REQUIRE(!images.empty(), "--in ", dir.string(), ": no .nii or .nii.gz volumes found");
@@ -66,7 +68,7 @@ void run_predict(const predict_settings& s) {
   require_in_range("--batch", s.batch, 1, 4096);
   MODELMIX_REQUIRE(fs::is_directory(s.in), "--in ", s.in.string(), ": no such folder");
   // The output folder must not be (or lie in) a folder of inputs: predictions would mix with them.
-  const fs::path image_folder = fs::is_directory(s.in / "images") ? s.in / "images" : s.in;
+  const fs::path image_folder = input_folder(s.in);
   for (const fs::path& source : {image_folder, s.in / "labels", s.in / "scribbles"})
     MODELMIX_REQUIRE(!(fs::is_directory(source) && same_or_inside(s.out, source)), "--out ", s.out.string(),
                      same_or_inside(source, s.out) ? " is the input folder " : " lies inside the input folder ",
@@ -88,8 +90,17 @@ void run_predict(const predict_settings& s) {
   }
   std::printf("wrote %zu label volumes to %s (task %s of run %s)\n", images.size(), s.out.string().c_str(), task.c_str(),
               s.run.string().c_str());
-  if (fs::is_directory(s.in / "labels"))
-    evaluate_folders({.pred = s.out, .labels = s.in / "labels", .report = s.out / "report.json", .label_set = c.label_set});
+  if (fs::is_directory(s.in / "labels")) {
+    task_scores scores = score_folders({.pred = s.out, .labels = s.in / "labels", .label_set = c.label_set});
+    scores.method = c.method;
+    scores.task = task;
+    scores.postprocessing = s.largest_component ? "largest_component" : "none";
+    scores.source["images"] = input_folder(s.in).string();
+    const nlohmann::json doc = report_document("predict", c.label_set, {scores}, {{"run", s.run.string()}});
+    const fs::path report = s.out / "report.json", csv = write_report(report, doc);
+    print_report_summary(std::cout, doc);
+    std::printf("\nwrote %s and %s\n", report.string().c_str(), csv.string().c_str());
+  }
 }
 
 }  // namespace
@@ -99,9 +110,7 @@ void evaluate_run(const RunEvaluateOptions& options) {
   MODELMIX_REQUIRE(!options.tasks.empty(), "evaluate --run: give --task NAME=DIR (DIR with images/ and labels/)");
   check_report_path(options.report);
   remove_stale_temporaries(options.run);
-  nlohmann::json reports = nlohmann::json::array();
-  std::ostringstream csv;
-  csv << "task,case,structure,dice,hd95_mm,assd_mm,status\n" << std::setprecision(10);
+  std::vector<task_scores> reports;
   for (const std::string& text : options.tasks) {
     const task_spec spec = parse_task_spec(text);
     auto net = load_task_network(options.run, c, spec.name);
@@ -109,43 +118,22 @@ void evaluate_run(const RunEvaluateOptions& options) {
     require_regular_volumes(spec.folder / "labels", "--task");
     const data::SplitFiles split = data::scan_split(spec.folder);
     MODELMIX_REQUIRE(split.has_labels, "--task ", text, ": no labels/ folder (evaluation needs dense labels)");
-    std::vector<method::case_result> cases;
+    task_scores scores;
+    scores.method = c.method;
+    scores.task = spec.name;
+    scores.postprocessing = options.largest_component ? "largest_component" : "none";
+    scores.source = {{"images", (spec.folder / "images").string()}, {"labels", (spec.folder / "labels").string()},
+                     {"spacing_from", "labels"}};
     for (const data::Case& k : data::load_split(split, data::label_set_by_name(c.label_set), io::NiftiReader{}))
-      cases.push_back(
+      scores.cases.push_back(
           method::evaluate_case(*net, k.image, *k.label, {.size = c.size, .largest_component = options.largest_component}));
-    for (const auto& k : cases)
-      for (std::size_t m = 0; m < method::cardiac_structures.size(); ++m) {
-        const auto& score = k.scores[m];
-        csv << csv_field(spec.name) << ',' << csv_field(k.name) << ',' << method::cardiac_structures[m].name << ','
-            << score.dice << ',';
-        if (score.hd95) csv << *score.hd95;
-        csv << ',';
-        if (score.assd) csv << *score.assd;
-        csv << ',' << method::to_string(score.status) << '\n';
-      }
-    nlohmann::json report = report_json(c.method, spec.name, cases);
-    report["postprocessing"] = options.largest_component ? "largest_component" : "none";
-    // ACDC: the same summary for end-diastole and end-systole frames.
-    std::vector<std::string> names;
-    for (const auto& k : cases) names.push_back(k.name);
-    const auto phases = method::acdc_phases(names);
-    for (auto phase : {method::CardiacPhase::ed, method::CardiacPhase::es}) {
-      std::vector<method::case_result> subset;
-      for (const auto& k : cases)
-        if (phases.at(k.name) == phase) subset.push_back(k);
-      if (!subset.empty()) report["phases"][method::to_string(phase)] = report_json(c.method, spec.name, subset)["structures"];
-    }
     std::printf("%s %s: mean Dice %.4f over %zu volumes\n", c.method.c_str(), spec.name.c_str(),
-                report["mean_dice"].is_number() ? report["mean_dice"].get<double>() : 0.0, cases.size());
-    reports.push_back(report);
+                method::summarize_cases(scores.cases).mean_dice.mean, scores.cases.size());
+    reports.push_back(std::move(scores));
   }
-  const nlohmann::json out = reports.size() == 1 ? reports[0] : nlohmann::json{{"reports", reports}};
-  ensure_folder(options.report.parent_path());
-  fs::path csv_path = options.report;
-  csv_path.replace_extension(".csv");
-  write_text_atomically(options.report, out.dump(2) + "\n");
-  write_text_atomically(csv_path, csv.str());
-  std::printf("wrote %s and %s\n", options.report.string().c_str(), csv_path.string().c_str());
+  const nlohmann::json doc = report_document("evaluate", c.label_set, reports, {{"run", options.run.string()}});
+  const fs::path csv = write_report(options.report, doc);
+  std::printf("wrote %s and %s\n", options.report.string().c_str(), csv.string().c_str());
 }
 
 void add_predict_command(CLI::App& app) {

@@ -13,7 +13,10 @@
 
 #include "files.hpp"
 #include "modelmix/core/error.hpp"
+#include "modelmix/data/label_set.hpp"
+#include "modelmix/method/trainer.hpp"
 #include "modelmix/models/unet.hpp"
+#include "validate.hpp"
 
 namespace modelmix_cardiac {
 
@@ -57,6 +60,21 @@ struct run_config {
   }
 };
 
+// The ranges of a run's settings, for the command line (prefix "--": "--lr inf: ...") and for
+// run.json on load (prefix "": a damaged or hand-edited run.json is refused before training).
+inline void check_run_config(const run_config& c, const std::string& prefix) {
+  const auto name = [&](const char* setting) { return prefix + setting; };
+  require_finite_in(name("lr").c_str(), c.lr, 0.0, 1.0);
+  require_in_range(name("iters").c_str(), c.iters, 1, 100'000'000);
+  require_in_range(name("batch").c_str(), c.batch, 2, 4096);
+  require_in_range(name("shots").c_str(), c.shots, 1, 100'000);
+  require_network_shape(c.size, c.width, c.depth, prefix);
+  (void)modelmix::method::parse_training_method(c.method);
+  (void)modelmix::data::label_set_by_name(c.label_set);
+  MODELMIX_REQUIRE(c.schedule == "constant" || c.schedule == "poly" || c.schedule == "cosine", name("schedule"), ": ",
+                   c.schedule, " not in {constant, poly, cosine}");
+}
+
 inline std::filesystem::path run_json(const std::filesystem::path& run) { return run / "run.json"; }
 inline std::filesystem::path run_checkpoint(const std::filesystem::path& run) { return run / "checkpoint.safetensors"; }
 
@@ -91,8 +109,13 @@ inline run_config load_run_config(const std::filesystem::path& run) {
     c.lr = j.at("lr").get<double>();
     c.schedule = j.value("schedule", std::string("poly"));
     c.seed = j.at("seed").get<std::uint64_t>();
+    MODELMIX_REQUIRE(!c.tasks.empty(), "no tasks");
+    for (const auto& t : c.tasks) (void)parse_task_spec(t.name + "=" + t.folder.string(), "task");
+    check_run_config(c, "");
     return c;
   } catch (const nlohmann::json::exception& e) {
+    throw modelmix::error(modelmix::cat(path.string(), ": not a valid run description (", e.what(), ")"));
+  } catch (const modelmix::error& e) {
     throw modelmix::error(modelmix::cat(path.string(), ": not a valid run description (", e.what(), ")"));
   }
 }

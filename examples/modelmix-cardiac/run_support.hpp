@@ -1,16 +1,15 @@
 #pragma once
-// Shared by the training commands (demo, train, evaluate --run): a progress line and the
-// report.json layout.
+// Shared by the training commands (demo, train): the progress line.
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <new>
 #include <string>
 
-#include <nlohmann/json.hpp>
 
-#include "modelmix/method/evaluation.hpp"
+#include "modelmix/method/step_memory.hpp"
 #include "modelmix/method/trainer.hpp"
 
 namespace modelmix_cardiac {
@@ -56,40 +55,39 @@ class progress_line {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-inline nlohmann::json optional_number(const std::optional<double>& v) {
-  return v && std::isfinite(*v) ? nlohmann::json(*v) : nlohmann::json(nullptr);
+// --memory-budget GIB (0: 80 % of this machine's memory). A training step that would need more
+// host memory than that is refused before training, with its size and what to change; the
+// step's memory is measured on two tiny probe steps (method/step_memory.hpp).
+inline double memory_budget_bytes(double gib) {
+  MODELMIX_REQUIRE(std::isfinite(gib) && gib >= 0 && gib <= 1 << 20, "--memory-budget ", gib,
+                   ": must be a number of GiB in [0, 1048576] (0 = 80 % of this machine's memory)");
+  if (gib > 0) return gib * double(1 << 30);
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? 0.8 * double(pages) * double(page) : 16.0 * double(1 << 30);
 }
-inline nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
-// {"method", "task", "structures": {"LV": {"dice_mean", "dice_std", "hd95_mean", ...}, ...},
-//  "mean_dice", "cases": [{"case", "LV": {"dice", "hd95", "assd", "status"}, ...}]}
-inline nlohmann::json report_json(const std::string& method, const std::string& task,
-                                  std::span<const modelmix::method::case_result> cases) {
-  using modelmix::method::cardiac_structures;
-  const auto summary = modelmix::method::summarize_cases(cases);
-  nlohmann::json out{{"method", method}, {"task", task}};
-  nlohmann::json structures = nlohmann::json::object();
-  for (std::size_t k = 0; k < cardiac_structures.size(); ++k)
-    structures[cardiac_structures[k].name] = {
-        {"dice_mean", number(summary.dice[k].mean)},  {"dice_std", number(summary.dice[k].std)},
-        {"hd95_mean", number(summary.hd95[k].mean)},  {"hd95_std", number(summary.hd95[k].std)},
-        {"hd95_undefined", summary.hd95[k].n_undefined}, {"assd_mean", number(summary.assd[k].mean)},
-        {"assd_std", number(summary.assd[k].std)}};
-  out["structures"] = structures;
-  out["mean_dice"] = number(summary.mean_dice.mean);
-  out["mean_dice_std"] = number(summary.mean_dice.std);
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& c : cases) {
-    nlohmann::json row{{"case", c.name}, {"mean_dice", c.mean_dice()}};
-    for (std::size_t k = 0; k < cardiac_structures.size(); ++k)
-      row[cardiac_structures[k].name] = {{"dice", c.scores[k].dice},
-                                         {"hd95", optional_number(c.scores[k].hd95)},
-                                         {"assd", optional_number(c.scores[k].assd)},
-                                         {"status", modelmix::method::to_string(c.scores[k].status)}};
-    list.push_back(row);
+inline void require_step_fits(const modelmix::method::trainer_options& o, std::size_t tasks, long long size,
+                              double budget_gib) {
+  const double budget = memory_budget_bytes(budget_gib);
+  const double needed = modelmix::method::measure_step_memory(o, tasks).bytes(o.batch_size, size);
+  const auto gib = [](double bytes) { return modelmix::cat(progress_line::fixed(bytes / double(1 << 30), 2), " GiB"); };
+  MODELMIX_REQUIRE(needed <= budget, "a ", modelmix::method::to_string(o.method), " step of ", tasks, " task(s) at --batch ",
+                   o.batch_size, " --size ", size, " --width ", o.network.width, " --depth ", o.network.depth,
+                   " needs about ", gib(needed), " of memory, over the budget of ", gib(budget),
+                   budget_gib > 0 ? " (--memory-budget)" : " (80 % of this machine's memory; --memory-budget GIB sets it)",
+                   "; lower --batch, --size or --width");
+}
+
+// std::bad_alloc inside a step becomes an error naming the step (the budget check above makes
+// this rare: another process may still take the memory).
+template <class Step>
+auto step_or_name_it(long long step, Step&& run) {
+  try {
+    return run();
+  } catch (const std::bad_alloc&) {
+    throw modelmix::error(modelmix::cat("step ", step, ": out of memory while training (the step's tensors did not fit); "
+                                        "lower --batch, --size or --width, or free memory"));
   }
-  out["cases"] = list;
-  return out;
 }
 
 }  // namespace modelmix_cardiac

@@ -26,6 +26,7 @@ struct train_settings {
   index_t checkpoint_every = 100;
   bool resume = false;
   int threads = 0;
+  double memory_budget = 0;  // GiB; 0 = 80 % of the machine's memory
   std::string on_nonfinite = "stop";
   index_t poison_step = -1;   // hidden test hook: a NaN in the classifier bias of task 0 at this step
   std::set<std::string> given;  // options given on the command line (a resume compares them with run.json)
@@ -33,12 +34,9 @@ struct train_settings {
 
 // Ranges of the numeric settings, checked before anything is read or written.
 void check_settings(const train_settings& s, const run_config& c) {
-  require_finite_in("--lr", c.lr, 0.0, 1.0);
-  require_in_range("--iters", c.iters, 1, 100'000'000);
-  require_in_range("--batch", c.batch, 2, 4096);
-  require_in_range("--shots", c.shots, 1, 100'000);
-  require_network_shape(c.size, c.width, c.depth);
+  check_run_config(c, "--");
   require_in_range("--checkpoint-every", s.checkpoint_every, 1, 100'000'000);
+  (void)memory_budget_bytes(s.memory_budget);
   (void)method::parse_nonfinite_policy(s.on_nonfinite);
 }
 
@@ -165,6 +163,7 @@ void run_train(train_settings s) {
     setups.push_back(load_task(c.tasks[t], c, c.seed + t, summary));
     summaries += summary;
   }
+  require_step_fits(o, setups.size(), c.size, s.memory_budget);
   method::Trainer trainer(std::move(setups), o);
 
   ensure_folder(s.out);
@@ -184,7 +183,7 @@ void run_train(train_settings s) {
   while (trainer.steps_done() < c.iters) {
     method::step_report r;
     try {
-      r = step_with_test_hook(trainer, s.poison_step);
+      r = step_or_name_it(trainer.steps_done(), [&] { return step_with_test_hook(trainer, s.poison_step); });
     } catch (const method::nonfinite_error& e) {
       throw modelmix::error(modelmix::cat(
           "train: ", e.what(), "; stopped, ",
@@ -226,6 +225,9 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", s->config.seed, "Seed of the split and the training")->capture_default_str();
   cmd->add_option("--threads", s->threads, "OpenMP threads (0 = default, at most the hardware threads)")
+      ->capture_default_str();
+  cmd->add_option("--memory-budget", s->memory_budget,
+                  "GiB a training step may use; a larger step is refused up front (0 = 80 % of this machine's memory)")
       ->capture_default_str();
   cmd->add_option("--on-nonfinite", s->on_nonfinite, "NaN/Inf loss or gradient: stop (keep the last checkpoint) or skip the step")
       ->check(CLI::IsMember({"stop", "skip"}))

@@ -45,14 +45,15 @@ inline void apply_threads_option(int threads) {
 #endif
 }
 
-// A U-Net input of size S passes 2^(depth-1) poolings.
-inline void require_network_shape(long long size, long long width, int depth) {
-  require_in_range("--depth", depth, 1, 8);
-  require_in_range("--width", width, 1, 512);
-  require_in_range("--size", size, 8, 2048);
+// A U-Net input of size S passes 2^(depth-1) poolings. `prefix` precedes the setting's name:
+// "--" on the command line, "" for run.json fields.
+inline void require_network_shape(long long size, long long width, int depth, const std::string& prefix = "--") {
+  require_in_range((prefix + "depth").c_str(), depth, 1, 8);
+  require_in_range((prefix + "width").c_str(), width, 1, 512);
+  require_in_range((prefix + "size").c_str(), size, 8, 2048);
   const long long multiple = 1LL << (depth - 1);
-  MODELMIX_REQUIRE(size % multiple == 0, "--size ", size, ": must be divisible by 2^(depth-1) = ", multiple,
-                   " for --depth ", depth);
+  MODELMIX_REQUIRE(size % multiple == 0, prefix, "size ", size, ": must be divisible by 2^(depth-1) = ", multiple,
+                   " for ", prefix, "depth ", depth);
 }
 
 }  // namespace modelmix_cardiac

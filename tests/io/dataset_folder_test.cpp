@@ -3,13 +3,16 @@
 // cross-checked against its manifest.csv.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <fstream>
 #include <sstream>
 
 #include "io/io_fixtures.hpp"
 #include "modelmix/data/dataset_folder.hpp"
 #include "modelmix/io/nifti.hpp"
+#include "support/shared_manifest.hpp"
 #include "support/skip.hpp"
 
 namespace io = modelmix::io;
@@ -91,6 +94,15 @@ TEST_CASE("dataset folder: pairing, grid and label errors name the file", "[io][
     io::write_nifti(split / "images" / "a.nii", filled({3, 4, 5}, {0}));
     CHECK_THROWS_WITH(data::scan_split(split), Contains("a.nii") && Contains("two files"));
   }
+  SECTION("entries named like volumes that are not files are errors, not skipped") {
+    fs::create_symlink(dir.path() / "absent.nii.gz", split / "images" / "ghost.nii.gz");
+    CHECK_THROWS_WITH(data::scan_split(split), Contains("images/ghost.nii.gz is a dangling symbolic link"));
+    fs::remove(split / "images" / "ghost.nii.gz");
+    fs::create_directories(split / "labels" / "folder.nii.gz");
+    CHECK_THROWS_WITH(data::list_volumes(split / "labels"), Contains("labels/folder.nii.gz is a folder"));
+    fs::remove(split / "labels" / "folder.nii.gz");
+    CHECK(data::list_volumes(split / "labels").size() == 2);
+  }
   SECTION("no images folder, or an empty one") {
     CHECK_THROWS_WITH(data::scan_split(dir.path() / "toy"), Contains("no images/ folder"));
     fs::create_directories(dir.path() / "empty" / "images");
@@ -139,35 +151,6 @@ TEST_CASE("label set: remapping another convention on load", "[io][dataset]") {
 
 namespace {
 
-struct ManifestRow {
-  std::map<std::string, std::string> field;
-  [[nodiscard]] double num(const std::string& key) const { return std::stod(field.at(key)); }
-  [[nodiscard]] bool has(const std::string& key) const { return !field.at(key).empty(); }
-};
-
-std::map<std::string, ManifestRow> read_manifest(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  auto split = [](const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) out.push_back(cell);
-    if (!s.empty() && s.back() == ',') out.emplace_back();
-    return out;
-  };
-  const auto header = split(line);
-  std::map<std::string, ManifestRow> rows;
-  while (std::getline(in, line)) {
-    const auto cells = split(line);
-    ManifestRow row;
-    for (std::size_t i = 0; i < header.size(); ++i) row.field[header[i]] = i < cells.size() ? cells[i] : "";
-    rows[row.field["dataset"] + "/" + row.field["split"] + "/" + row.field["case"]] = row;
-  }
-  return rows;
-}
-
 std::array<index_t, 5> count_values(const data::LabelVolume& v) {
   std::array<index_t, 5> counts{};
   for (auto x : v.voxels.storage()) ++counts[x];
@@ -180,59 +163,60 @@ TEST_CASE("shared data: every volume loads, pairs, has declared labels and match
           "[data][io][dataset]") {
   const fs::path root = MODELMIX_SHARED_DATA_DIR;
   if (!fs::exists(root / "manifest.csv")) MODELMIX_SKIP_TEST("no shared data at " + root.string());
-  const auto manifest = read_manifest(root / "manifest.csv");
-  REQUIRE(manifest.size() == 200);
+  // Every count comes from the manifest: the splits it lists, their cases, which have
+  // scribbles and labels, and per-volume sizes, spacing, intensities and label counts.
+  const modelmix::test::shared_manifest manifest(root);
+  REQUIRE(!manifest.rows().empty());
+  std::map<std::pair<std::string, std::string>, std::map<std::string, modelmix::test::shared_manifest::row>> splits;
+  for (const auto& row : manifest.rows()) splits[{row.at("dataset"), row.at("split")}][row.at("case")] = row;
+  auto num = [](const modelmix::test::shared_manifest::row& row, const std::string& key) { return std::stod(row.at(key)); };
 
-  struct Expect {
-    const char* dataset;
-    const char* split;
-    std::size_t cases;
-    bool scribbles, labels;
-  };
-  const Expect splits[] = {{"acdc", "train", 140, true, false},
-                           {"acdc", "val", 30, true, true},
-                           {"mscmr", "train", 25, true, false},
-                           {"mscmr", "val", 5, false, true}};
   const auto start = std::chrono::steady_clock::now();
   std::size_t total = 0;
-  for (const auto& e : splits) {
-    INFO(e.dataset << "/" << e.split);
-    const auto files = data::scan_split(root, e.dataset, e.split);
-    CHECK(files.cases.size() == e.cases);
-    CHECK(files.has_scribbles == e.scribbles);
-    CHECK(files.has_labels == e.labels);
-    const auto cases = data::load_split(files, data::label_set_by_name(e.dataset), io::NiftiReader{});
+  for (const auto& [key, rows] : splits) {
+    const auto& [dataset, split] = key;
+    INFO(dataset << "/" << split);
+    const bool scribbles = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return !r.second.at("scribble").empty(); });
+    const bool labels = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return !r.second.at("label").empty(); });
+    const auto files = data::scan_split(root, dataset, split);
+    CHECK(files.cases.size() == rows.size());
+    CHECK(files.has_scribbles == scribbles);
+    CHECK(files.has_labels == labels);
+    const auto cases = data::load_split(files, data::label_set_by_name(dataset), io::NiftiReader{});
     for (const auto& c : cases) {
-      const auto& row = manifest.at(std::string(e.dataset) + "/" + e.split + "/" + c.name);
       INFO(c.name);
-      REQUIRE(c.image.nx() == row.num("nx"));
-      REQUIRE(c.image.ny() == row.num("ny"));
-      REQUIRE(c.image.nz() == row.num("nz"));
-      CHECK(c.image.spacing[0] == Approx(row.num("sx")).epsilon(1e-5));
-      CHECK(c.image.spacing[1] == Approx(row.num("sy")).epsilon(1e-5));
-      CHECK(c.image.spacing[2] == Approx(row.num("sz")).epsilon(1e-5));
+      REQUIRE(rows.contains(c.name));
+      const auto& row = rows.at(c.name);
+      REQUIRE(c.image.nx() == num(row, "nx"));
+      REQUIRE(c.image.ny() == num(row, "ny"));
+      REQUIRE(c.image.nz() == num(row, "nz"));
+      CHECK(c.image.spacing[0] == Approx(num(row, "sx")).epsilon(1e-5));
+      CHECK(c.image.spacing[1] == Approx(num(row, "sy")).epsilon(1e-5));
+      CHECK(c.image.spacing[2] == Approx(num(row, "sz")).epsilon(1e-5));
       const auto [lo, hi] = std::minmax_element(c.image.voxels.storage().begin(), c.image.voxels.storage().end());
-      CHECK(*lo == Approx(row.num("image_min")).margin(1e-3));
-      CHECK(*hi == Approx(row.num("image_max")).epsilon(1e-5));  // after scl_slope for the 5 scaled MSCMR images
+      CHECK(*lo == Approx(num(row, "image_min")).margin(1e-3));
+      CHECK(*hi == Approx(num(row, "image_max")).epsilon(1e-5));  // after scl_slope for the 5 scaled MSCMR images
+      CHECK(c.label.has_value() == !row.at("label").empty());
+      CHECK(c.scribble.has_value() == !row.at("scribble").empty());
       if (c.label) {
         const auto n = count_values(*c.label);
-        CHECK(n[0] == row.num("lab_bg"));
-        CHECK(n[1] == row.num("lab_rv"));
-        CHECK(n[2] == row.num("lab_myo"));
-        CHECK(n[3] == row.num("lab_lv"));
+        CHECK(n[0] == num(row, "lab_bg"));
+        CHECK(n[1] == num(row, "lab_rv"));
+        CHECK(n[2] == num(row, "lab_myo"));
+        CHECK(n[3] == num(row, "lab_lv"));
       }
       if (c.scribble) {
         const auto n = count_values(*c.scribble);
-        CHECK(n[0] == row.num("scr_bg"));
-        CHECK(n[1] == row.num("scr_rv"));
-        CHECK(n[2] == row.num("scr_myo"));
-        CHECK(n[3] == row.num("scr_lv"));
-        CHECK(n[4] == row.num("scr_unlabeled"));
+        CHECK(n[0] == num(row, "scr_bg"));
+        CHECK(n[1] == num(row, "scr_rv"));
+        CHECK(n[2] == num(row, "scr_myo"));
+        CHECK(n[3] == num(row, "scr_lv"));
+        CHECK(n[4] == num(row, "scr_unlabeled"));
       }
     }
     total += cases.size();
   }
-  CHECK(total == 200);
+  CHECK(total == manifest.rows().size());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "shared data: loaded " << total << " cases (images, scribbles, labels) in " << seconds << " s\n";
 }

@@ -3,7 +3,8 @@
 // the data really present), an allocation failure becomes an error naming the file, and
 // non-finite intensities are refused naming the voxel — or replaced when asked.
 //
-// This binary replaces the global operator new (below) to observe and limit allocations:
+// This binary replaces the global operator new and delete (below; all forms that new[] and
+// delete[] do not forward to) to observe and limit allocations:
 // disarmed it is plain malloc; armed, it records the largest request and throws
 // std::bad_alloc for any request over the limit.
 #include <catch2/catch.hpp>
@@ -60,6 +61,24 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+// The nothrow forms too (Catch2 uses them): otherwise a sanitizer's own nothrow new would hand
+// out memory that the free() above releases (ASan: alloc-dealloc-mismatch).
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return probe_allocate(n, 0);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  try {
+    return probe_allocate(n, static_cast<std::size_t>(a));
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace io = modelmix::io;
 namespace data = modelmix::data;

@@ -64,16 +64,38 @@ struct Case {
   return name;
 }
 
-// The .nii / .nii.gz files of a folder as case name → path (hidden files, such as unfinished
-// atomic writes, are skipped). Two files for one case (x.nii and x.nii.gz) are an error.
+// True for names a volume listing considers: *.nii or *.nii.gz, not hidden (hidden files are
+// unfinished atomic writes and editor leftovers).
+[[nodiscard]] inline bool is_volume_name(const std::string& file) {
+  return !file.empty() && file[0] != '.' && (file.ends_with(".nii") || file.ends_with(".nii.gz"));
+}
+
+// Why an entry named like a volume cannot be read as one ("a dangling symbolic link", "a
+// folder", "a FIFO", ...), or nullptr for a regular file (or a link to one).
+[[nodiscard]] inline const char* unreadable_volume_entry(const fs::path& entry) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(entry, ec);  // follows links
+  if (fs::is_symlink(fs::symlink_status(entry, ec)) && !fs::exists(status)) return "a dangling symbolic link";
+  if (fs::is_regular_file(status)) return nullptr;
+  return fs::is_directory(status) ? "a folder"
+         : fs::is_fifo(status)    ? "a FIFO"
+         : fs::is_socket(status)  ? "a socket"
+                                  : "not a regular file";
+}
+
+// The .nii / .nii.gz files of a folder as case name → path. An entry named like a volume that is
+// not a readable regular file (dangling link, folder, FIFO) is an error naming it: skipping it
+// would silently drop a case. Two files for one case (x.nii and x.nii.gz) are an error.
 [[nodiscard]] inline std::map<std::string, fs::path> list_volumes(const fs::path& folder) {
   std::error_code ec;
   MODELMIX_REQUIRE(fs::is_directory(folder, ec), "list_volumes: ", folder.string(), " is not a folder");
   std::map<std::string, fs::path> out;
   for (const auto& entry : fs::directory_iterator(folder, ec)) {
     const std::string file = entry.path().filename().string();
-    if (file.empty() || file[0] == '.' || !(file.ends_with(".nii") || file.ends_with(".nii.gz"))) continue;
-    if (!entry.is_regular_file(ec)) continue;
+    if (!is_volume_name(file)) continue;
+    const char* problem = unreadable_volume_entry(entry.path());
+    MODELMIX_REQUIRE(problem == nullptr, "list_volumes: ", entry.path().string(), " is ", problem,
+                     ", not a volume file");
     const auto [it, inserted] = out.emplace(case_name(entry.path()), entry.path());
     MODELMIX_REQUIRE(inserted, "list_volumes: ", folder.string(), ": case ", it->first, " has two files, ",
                      it->second.filename().string(), " and ", file);

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "modelmix/tensor/memory_stats.hpp"
+
 namespace modelmix {
 
 inline constexpr std::size_t tensor_alignment = 64;
@@ -24,9 +26,14 @@ struct aligned_allocator {
   aligned_allocator(const aligned_allocator<U>&) noexcept {}  // NOLINT: rebinding is implicit
 
   T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(tensor_alignment)));
+    T* p = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(tensor_alignment)));
+    memory::detail::on_allocate(n * sizeof(T));
+    return p;
   }
-  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(tensor_alignment)); }
+  void deallocate(T* p, std::size_t n) noexcept {
+    memory::detail::on_deallocate(n * sizeof(T));
+    ::operator delete(p, std::align_val_t(tensor_alignment));
+  }
 
   // Elements are default-initialised, not zeroed: resize(n) leaves floats unwritten, so an
   // output buffer that a kernel overwrites is never filled twice (and its pages are first
