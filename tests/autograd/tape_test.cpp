@@ -64,6 +64,28 @@ TEST_CASE("parameters receive gradients in place, constants none", "[autograd]")
   CHECK_THROWS_WITH(x.grad(), Catch::Contains("does not require a gradient"));
 }
 
+TEST_CASE("trainable_only_guard records rejected parameters as constants, for its lifetime", "[autograd]") {
+  Parameter<double> kept(Tensor<double>(Shape{2}, std::vector<double>{2, -1}));
+  Parameter<double> frozen(Tensor<double>(Shape{2}, std::vector<double>{5, 7}));
+  Tape<double> tape;
+  Var<double> k, f;
+  {
+    const trainable_only_guard<double> guard(tape, [&](const Parameter<double>& p) { return &p == &kept; });
+    k = tape.parameter(kept);
+    f = tape.parameter(frozen);
+  }
+  const Var<double> after = tape.parameter(frozen);  // the guard is gone: trainable again
+  CHECK(k.requires_grad());
+  CHECK_FALSE(f.requires_grad());
+  CHECK(after.requires_grad());
+  CHECK(tape.trainable_filter() == nullptr);
+  tape.backward(total(multiply(multiply(k, f), after)));
+  CHECK(kept.grad[0] == 25.0);  // ∂(k·f·f')/∂k = f·f'
+  CHECK(kept.grad[1] == 49.0);
+  CHECK(frozen.grad[0] == 10.0);  // only through `after`: k·f
+  CHECK(frozen.grad[1] == -7.0);
+}
+
 TEST_CASE("no_grad records no closures and restores the mode", "[autograd]") {
   Parameter<float> w(Tensor<float>(Shape{1}, 2.0f));
   Tape<float> tape;

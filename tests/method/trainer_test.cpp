@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <variant>
 
@@ -71,17 +72,23 @@ Parameter<float>& parameter(models::UNet<float>& net, const std::string& name) {
   throw error("no parameter " + name);
 }
 
+// One backward pass of the virtual model's terms alone (the other weights 0), so whatever
+// reaches a parameter comes from the mix. Returns the modelmix loss.
+double backward_virtual_model_terms(method::trainer_options o, models::UNet<float>& host, models::UNet<float>& partner) {
+  o.weights = {.supervised = 0, .mixup = 0, .mix_consistency = 0, .modelmix = 1, .invariance = 0};
+  Tape<float> tape;
+  method::task_losses logged;
+  tape.backward(method::task_objective(tape, host, partner, test::random_tensor<float>(Shape{2, 1, 8, 8}, 4),
+                                       tiny_scribbles(), tiny_draws(), o, logged));
+  return logged.modelmix;
+}
+
 TEST_CASE("gradient policy decides which parents the virtual model trains", "[method]") {
   auto run = [](layers::gradient_policy policy) {
     auto o = tiny_options(method::training_method::modelmix);
     o.gradients = policy;
-    // Only the virtual model's terms: what reaches the mixed layer comes from the mix alone.
-    o.weights = {.supervised = 0, .mixup = 0, .mix_consistency = 0, .modelmix = 1, .invariance = 0};
     models::UNet<float> host(o.network), partner({.width = 2, .depth = 2, .encoder_dropout = {}, .seed = 9});
-    Tape<float> tape;
-    method::task_losses logged;
-    tape.backward(method::task_objective(tape, host, partner, test::random_tensor<float>(Shape{2, 1, 8, 8}, 4),
-                                         tiny_scribbles(), tiny_draws(), o, logged));
+    (void)backward_virtual_model_terms(o, host, partner);
     auto norm = [](const Parameter<float>& p) {
       double s = 0;
       for (float v : p.grad.span()) s += double(v) * v;
@@ -99,6 +106,28 @@ TEST_CASE("gradient policy decides which parents the virtual model trains", "[me
   CHECK(none[1] == 0.0);
   CHECK(none[2] > 0);  // the rest of the host still does
 }
+
+TEST_CASE("a detached virtual model (the original's deep copy) trains only the task's head", "[method]") {
+  for (bool detached : {true, false}) {
+    CAPTURE(detached);
+    auto o = tiny_options(method::training_method::modelmix);
+    o.detach_virtual_model = detached;
+    models::UNet<float> host(o.network), partner({.width = 2, .depth = 2, .encoder_dropout = {}, .seed = 9});
+    CHECK(backward_virtual_model_terms(o, host, partner) > 0);
+    std::size_t trained = 0, layers_seen = 0;
+    for (auto* net : {&host, &partner})
+      for (auto& [name, p] : layers::named_parameters(*net)) {
+        CAPTURE(name);
+        const bool any = std::any_of(p->grad.span().begin(), p->grad.span().end(), [](float v) { return v != 0; });
+        const bool head = net == &host && name.starts_with("head.");
+        if (detached) CHECK(any == head);  // nothing but the host's head learns from the virtual model
+        trained += any;
+        ++layers_seen;
+      }
+    if (!detached) CHECK(trained > layers_seen / 2);  // attached: the encoder and decoder learn too
+  }
+}
+
 
 namespace {
 std::vector<method::task_setup> phantom_tasks(index_t volumes) {
@@ -270,4 +299,17 @@ TEST_CASE("trainer rejects bad configurations with clear errors", "[method]") {
   CHECK_THROWS_WITH(method::parse_training_method("mixmodel"), Catch::Contains("unknown method 'mixmodel'"));
   method::Trainer t(phantom_tasks(1), small_run());
   CHECK_THROWS_WITH(t.load("/nonexistent/ckpt.safetensors"), Catch::Contains("/nonexistent/ckpt.safetensors"));
+}
+
+TEST_CASE("shared_initialisation: one start for every task, or a draw per task", "[method]") {
+  auto first_weight = [](method::Trainer& trainer, std::size_t t) {
+    return layers::named_parameters(trainer.network(t)).front().second->value;
+  };
+  auto o = small_run();
+  method::Trainer shared(phantom_tasks(2), o);
+  o.shared_initialisation = false;
+  method::Trainer own(phantom_tasks(2), o);
+  CHECK(first_weight(shared, 0).storage() == first_weight(shared, 1).storage());
+  CHECK(first_weight(own, 0).storage() != first_weight(own, 1).storage());
+  CHECK(first_weight(own, 0).storage() == first_weight(shared, 0).storage());  // task 0 starts the same either way
 }

@@ -87,8 +87,10 @@ class Tape {
   // A leaf that owns its value and collects a gradient (read it with var.grad()).
   Var<T> variable(Tensor<T> value) { return push_owned(std::move(value), true); }
   // A leaf bound to external storage; its gradient accumulates (+=) into p.grad.
-  // `p` must outlive the tape.
+  // `p` must outlive the tape. Under a trainable_only_guard, a parameter the guard's filter
+  // rejects is recorded as a constant instead.
   Var<T> parameter(Parameter<T>& p) {
+    if (trainable_ && !trainable_(p)) return constant_ref(p.value);
     MODELMIX_REQUIRE(p.grad.shape() == p.value.shape(), "Tape::parameter: gradient shape ", p.grad.shape(),
                      " does not match value shape ", p.value.shape());
     Node& n = nodes_.emplace_back();
@@ -159,6 +161,11 @@ class Tape {
   }
   [[nodiscard]] std::size_t size() const { return nodes_.size(); }
 
+  // Which parameters parameter() records as trainable; empty = all (see trainable_only_guard).
+  using ParameterFilter = std::function<bool(const Parameter<T>&)>;
+  void set_trainable_filter(ParameterFilter keep) { trainable_ = std::move(keep); }
+  [[nodiscard]] const ParameterFilter& trainable_filter() const { return trainable_; }
+
   const Tensor<T>& value_of(const Var<T>& v) const { return *nodes_[v.id_].value; }
   bool requires_grad_of(const Var<T>& v) const { return nodes_[v.id_].requires_grad; }
   const Tensor<T>& grad_of(const Var<T>& v) {
@@ -168,6 +175,8 @@ class Tape {
   }
 
  private:
+  ParameterFilter trainable_;
+
   struct Node {
     Tensor<T> owned;
     Tensor<T> owned_grad;
@@ -227,10 +236,31 @@ Tape<T>& common_tape(const char* op, std::initializer_list<Var<T>> vars) {
   return *tape;
 }
 
+// For its lifetime, only the parameters `keep` accepts are recorded as trainable on `tape`; the
+// others enter as constants, so nothing recorded meanwhile sends them a gradient. This is how a
+// pass through a network can "take no gradient" (as the original ModelMix code's deep-copied
+// virtual model) without copying it.
+template <class T>
+class trainable_only_guard {
+ public:
+  trainable_only_guard(Tape<T>& tape, typename Tape<T>::ParameterFilter keep)
+      : tape_(tape), previous_(tape.trainable_filter()) {
+    tape_.set_trainable_filter(std::move(keep));
+  }
+  ~trainable_only_guard() { tape_.set_trainable_filter(std::move(previous_)); }
+  trainable_only_guard(const trainable_only_guard&) = delete;
+  trainable_only_guard& operator=(const trainable_only_guard&) = delete;
+
+ private:
+  Tape<T>& tape_;
+  typename Tape<T>::ParameterFilter previous_;
+};
+
 }  // namespace modelmix::autograd
 
 namespace modelmix {
 using autograd::no_grad_guard;
 using autograd::Tape;
+using autograd::trainable_only_guard;
 using autograd::Var;
 }  // namespace modelmix

@@ -3,9 +3,11 @@
 //
 //   gradient_policy   both:      parent i receives c_i·g (the paper's formulation; default)
 //                     host_only: only parent 0 receives c_0·g, the partners are read as constants
-//                     none:      no parent receives a gradient (the original PyTorch code, which
-//                                writes the mixed values into a detached copy). The input still
-//                                gets its gradient, so the layers below keep learning.
+//                     none:      no parent receives a gradient. The input still gets its
+//                                gradient, so the layers below keep learning. (The original
+//                                PyTorch code detaches more: its virtual model is a deep copy
+//                                whose every layer is cut off; method::trainer_options::
+//                                detach_virtual_model reproduces that.)
 //   bn_stats_policy   which statistics a mixed BatchNorm2d normalises with in evaluation:
 //                     host's, partner's (parent 1), Σ c_i·stats_i, or batch: recomputed on the
 //                     data being normalised (the mixed layer's activations differ from every

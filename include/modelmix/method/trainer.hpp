@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,8 +99,13 @@ struct trainer_options {
   double grad_clip = 0;  // max global gradient norm; 0 = off
   nonfinite_policy on_nonfinite = nonfinite_policy::stop;  // NaN/Inf loss or gradient
 
-  // ModelMix decisions (docs/method.md, "Our deliberate decisions")
-  layers::gradient_policy gradients = layers::gradient_policy::both;  // original: none
+  // ModelMix decisions (docs/method.md, "Decisions")
+  // Which parents of the mixed layer learn from the virtual model's terms; `none` cuts only
+  // that layer's parents (the layers around it still learn).
+  layers::gradient_policy gradients = layers::gradient_policy::both;
+  // The original code's virtual model is a deep copy: its terms train no encoder or decoder
+  // layer at all, only the task's head. true reproduces that (and makes `gradients` moot).
+  bool detach_virtual_model = false;  // original: true
   layers::bn_stats_policy bn_stats = layers::bn_stats_policy::host;
   mixable_set mixable = mixable_set::conv_and_bn;
   double lambda_alpha = 0.5;  // λ ~ Beta(a, a)
@@ -108,6 +114,7 @@ struct trainer_options {
   losses::dice_options dice{};                             // original: dice_options::original()
   loss_weights weights{};
   bool shared_initialisation = true;  // original: every task's network starts as a copy of the first
+                                      // false: each task draws its own initial weights
   // BatchNorm running statistics come from the clean batches only; the original also folds in
   // the mixed-up batches (true here). Virtual-model passes never update them (as the original,
   // whose virtual model is a throw-away copy).
@@ -186,7 +193,16 @@ template <class T>
     const Var<T> x_rot = tape.constant(ops::rotate_planes(image, draws.angle, T(0)));
     const Var<T> y_rot = tape.constant(
         losses::one_hot<T>(ops::rotate_planes(scribble, draws.angle, o.invented_label), classes, o.ignore_label));
-    const Var<T> p_mm = virtual_model->forward(tape, x_rot, ctx(2));
+    Var<T> p_mm;
+    if (o.detach_virtual_model) {
+      std::set<const Parameter<T>*> head;  // the only parameters the virtual model's terms train
+      for (auto& [name, param] : layers::named_parameters(host))
+        if (name.starts_with("head.")) head.insert(param);
+      const trainable_only_guard<T> detached(tape, [&head](const Parameter<T>& q) { return head.contains(&q); });
+      p_mm = virtual_model->forward(tape, x_rot, ctx(2));
+    } else {
+      p_mm = virtual_model->forward(tape, x_rot, ctx(2));
+    }
     total = ops::add(total, weighted(o.weights.modelmix, supervised(p_mm, y_rot), logged.modelmix));
     const Var<T> p_back = ops::rotate(p_mm, T(-draws.angle), T(0));
     total = ops::add(total, weighted(o.weights.invariance, losses::cosine_invariance(p, p_back), logged.invariance));
@@ -266,7 +282,11 @@ class Trainer {
       s.name = tasks[t].name;
       s.slices = std::make_shared<const std::vector<data::slice_sample>>(std::move(tasks[t].slices));
       s.augmentation = tasks[t].augmentation;
-      s.net = std::make_unique<Net>(options_.network);
+      // Shared: every task starts from the first task's weights. Otherwise each task draws its own
+      // (task 0 keeps the network seed, so its start does not depend on this option).
+      models::unet_options net = options_.network;
+      if (!options_.shared_initialisation && t > 0) net.seed = mix_seed(options_.network.seed, t);
+      s.net = std::make_unique<Net>(net);
       if (options_.shared_initialisation && t > 0) copy_parameters(*tasks_[0].net, *s.net);
       tasks_.push_back(std::move(s));
     }
