@@ -34,6 +34,7 @@
 #include "modelmix/io/nifti.hpp"
 #include "modelmix/method/metrics.hpp"
 #include "report.hpp"
+#include "run_folder.hpp"
 
 namespace modelmix_cardiac {
 
@@ -169,6 +170,7 @@ void add_evaluate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--run", run->run, "a training run folder (from train); evaluates its networks");
   cmd->add_option("--task", run->tasks, "with --run: NAME=DIR, DIR holding images/ and labels/ (repeatable)");
+  add_checkpoint_option(cmd, run->checkpoint);
   cmd->add_flag("--largest-component", run->largest_component,
                 "with --run: keep each structure's largest 3D component before scoring (default: raw predictions)");
   cmd->callback([options, run] {

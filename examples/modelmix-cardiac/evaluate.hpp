@@ -30,6 +30,7 @@ struct RunEvaluateOptions {
   std::filesystem::path run, report;
   std::vector<std::string> tasks;
   bool largest_component = false;  // post-process the predictions before scoring
+  std::string checkpoint = "last";  // or "best" (train --val)
 };
 void evaluate_run(const RunEvaluateOptions& options);  // predict.cpp
 

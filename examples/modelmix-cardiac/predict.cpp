@@ -21,16 +21,6 @@ namespace {
 using namespace modelmix;
 namespace fs = std::filesystem;
 
-// The network of one task of a run, with its trained weights.
-std::unique_ptr<models::UNet<float>> load_task_network(const fs::path& run, const run_config& c, const std::string& task) {
-  (void)c.task(task, run);
-  auto net = std::make_unique<models::UNet<float>>(c.network());
-  const auto checkpoint = run_checkpoint(run);
-  MODELMIX_REQUIRE(fs::is_regular_file(checkpoint), "--run ", run.string(), ": no checkpoint.safetensors (has training started?)");
-  method::restore_network(io::load_safetensors(checkpoint), task, *net, checkpoint.string());
-  return net;
-}
-
 // The images of --in DIR: DIR/images when it exists, else DIR.
 fs::path input_folder(const fs::path& dir) { return fs::is_directory(dir / "images") ? dir / "images" : dir; }
 
@@ -45,7 +35,7 @@ std::map<std::string, fs::path> input_images(const fs::path& dir) {
 
 struct predict_settings {
   fs::path run, in, out;
-  std::string task;
+  std::string task, checkpoint = "last";
   index_t batch = 8;
   bool largest_component = false;
 };
@@ -77,7 +67,7 @@ void run_predict(const predict_settings& s) {
                    " (choose a folder outside the inputs)");
   const run_config c = load_run_config(s.run);
   const std::string task = s.task.empty() ? c.tasks.front().name : s.task;
-  auto net = load_task_network(s.run, c, task);
+  auto net = load_task_network(s.run, c, task, s.checkpoint);
   ensure_folder(s.out);
   const auto images = input_images(s.in);
   for (const auto& [name, path] : images) {
@@ -96,7 +86,8 @@ void run_predict(const predict_settings& s) {
     scores.task = task;
     scores.postprocessing = s.largest_component ? "largest_component" : "none";
     scores.source["images"] = input_folder(s.in).string();
-    const nlohmann::json doc = report_document("predict", c.label_set, {scores}, {{"run", s.run.string()}});
+    const nlohmann::json doc =
+        report_document("predict", c.label_set, {scores}, {{"run", s.run.string()}, {"checkpoint", s.checkpoint}});
     const fs::path report = s.out / "report.json", csv = write_report(report, doc);
     print_report_summary(std::cout, doc);
     std::printf("\nwrote %s and %s\n", report.string().c_str(), csv.string().c_str());
@@ -113,7 +104,7 @@ void evaluate_run(const RunEvaluateOptions& options) {
   std::vector<task_scores> reports;
   for (const std::string& text : options.tasks) {
     const task_spec spec = parse_task_spec(text);
-    auto net = load_task_network(options.run, c, spec.name);
+    auto net = load_task_network(options.run, c, spec.name, options.checkpoint);
     require_regular_volumes(spec.folder / "images", "--task");
     require_regular_volumes(spec.folder / "labels", "--task");
     const data::SplitFiles split = data::scan_split(spec.folder);
@@ -131,7 +122,8 @@ void evaluate_run(const RunEvaluateOptions& options) {
                 method::summarize_cases(scores.cases).mean_dice.mean, scores.cases.size());
     reports.push_back(std::move(scores));
   }
-  const nlohmann::json doc = report_document("evaluate", c.label_set, reports, {{"run", options.run.string()}});
+  const nlohmann::json doc = report_document("evaluate", c.label_set, reports,
+                                             {{"run", options.run.string()}, {"checkpoint", options.checkpoint}});
   const fs::path csv = write_report(options.report, doc);
   std::printf("wrote %s and %s\n", options.report.string().c_str(), csv.string().c_str());
 }
@@ -144,6 +136,7 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--out", s->out, "Output folder for the label volumes (and report.json when --in has labels/)")->required();
   cmd->add_option("--task", s->task, "Which task's network to use (default: the run's first task)");
   cmd->add_option("--batch", s->batch, "Slices per forward pass")->capture_default_str();
+  add_checkpoint_option(cmd, s->checkpoint);
   cmd->add_flag("--largest-component", s->largest_component,
                 "Keep each structure's largest 3D connected component (post-processing; default: raw argmax)");
   cmd->callback([s] { run_predict(*s); });

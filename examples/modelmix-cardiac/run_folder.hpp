@@ -3,17 +3,22 @@
 //   RUN_DIR/run.json               what was trained: method, tasks (name = folder), network, size, ...
 //   RUN_DIR/checkpoint.safetensors weights of every task's network ("<task>.<state_dict name>"),
 //                                  optimizer state and step; replaced atomically
+//   RUN_DIR/best.safetensors       the same at the step with the best validation Dice (train --val)
+//   RUN_DIR/curves.csv, curves.png losses and validation Dice against the step (train)
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "files.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/data/label_set.hpp"
+#include "modelmix/data/split.hpp"
 #include "modelmix/method/trainer.hpp"
 #include "modelmix/models/unet.hpp"
 #include "validate.hpp"
@@ -24,6 +29,8 @@ struct task_spec {
   std::string name;
   std::filesystem::path folder;
   std::vector<std::string> scribbled;  // cases whose scribbles train (recorded in run.json)
+  modelmix::index_t scribbled_repeat = 0;  // copies of each scribbled slice per epoch; 0 = automatic
+  std::string split = "seeded";            // which volumes keep scribbles: seeded shuffle or first in sorted order
 };
 
 // "NAME=DIR" → {NAME, DIR}; the option name goes into the error.
@@ -35,12 +42,14 @@ inline task_spec parse_task_spec(const std::string& text, const char* option = "
   for (char c : name)
     MODELMIX_REQUIRE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-', option, " '", text,
                      "': task names may use letters, digits, '_' and '-'");
-  return {name, text.substr(eq + 1), {}};
+  return {name, text.substr(eq + 1), {}, 0, "seeded"};
 }
 
 struct run_config {
+  std::string preset = "none";  // or "reference": the original code's choices (method/reference.hpp)
   std::string method = "modelmix";
   std::vector<task_spec> tasks;
+  std::vector<std::string> val;  // NAME=DIR validation folders of train --val
   std::string label_set = "acdc";
   modelmix::index_t size = 256, width = 16, batch = 8, iters = 1000, shots = 5;
   int depth = 5;
@@ -73,18 +82,40 @@ inline void check_run_config(const run_config& c, const std::string& prefix) {
   (void)modelmix::data::label_set_by_name(c.label_set);
   MODELMIX_REQUIRE(c.schedule == "constant" || c.schedule == "poly" || c.schedule == "cosine", name("schedule"), ": ",
                    c.schedule, " not in {constant, poly, cosine}");
+  MODELMIX_REQUIRE(c.preset == "none" || c.preset == "reference", name("preset"), ": ", c.preset,
+                   " not in {none, reference}");
+  for (const auto& t : c.tasks) {
+    require_in_range(name("scribbled-repeat").c_str(), t.scribbled_repeat, 0, 100'000);
+    (void)modelmix::data::parse_split_order(t.split);
+  }
 }
+
 
 inline std::filesystem::path run_json(const std::filesystem::path& run) { return run / "run.json"; }
 inline std::filesystem::path run_checkpoint(const std::filesystem::path& run) { return run / "checkpoint.safetensors"; }
+inline std::filesystem::path run_best_checkpoint(const std::filesystem::path& run) { return run / "best.safetensors"; }
+// The checkpoint predict / evaluate / interpolate read: the last one written, or the best
+// validation step's (train --val).
+inline std::filesystem::path run_checkpoint(const std::filesystem::path& run, const std::string& which) {
+  MODELMIX_REQUIRE(which == "last" || which == "best", "--checkpoint ", which, ": expected best or last");
+  const std::filesystem::path path = which == "best" ? run_best_checkpoint(run) : run_checkpoint(run);
+  MODELMIX_REQUIRE(std::filesystem::is_regular_file(path), "--run ", run.string(), ": no ", path.filename().string(),
+                   which == "best" ? " (best.safetensors is written by train --val)" : " (has training started?)");
+  return path;
+}
 
 inline void save_run_config(const std::filesystem::path& run, const run_config& c) {
   nlohmann::json tasks = nlohmann::json::array();
   for (const auto& t : c.tasks)
-    tasks.push_back({{"name", t.name}, {"folder", t.folder.string()}, {"scribbled", t.scribbled}});
-  const nlohmann::json j{{"method", c.method}, {"tasks", tasks},  {"label_set", c.label_set}, {"size", c.size},
-                         {"width", c.width},   {"depth", c.depth}, {"batch", c.batch},         {"iters", c.iters},
-                         {"shots", c.shots},   {"lr", c.lr},       {"schedule", c.schedule}, {"seed", c.seed}};
+    tasks.push_back({{"name", t.name},
+                     {"folder", t.folder.string()},
+                     {"scribbled", t.scribbled},
+                     {"scribbled_repeat", t.scribbled_repeat},
+                     {"split", t.split}});
+  const nlohmann::json j{{"preset", c.preset}, {"method", c.method}, {"tasks", tasks},   {"val", c.val},
+                         {"label_set", c.label_set}, {"size", c.size},     {"width", c.width}, {"depth", c.depth},
+                         {"batch", c.batch},         {"iters", c.iters},   {"shots", c.shots}, {"lr", c.lr},
+                         {"schedule", c.schedule},   {"seed", c.seed}};
   write_text_atomically(run_json(run), j.dump(2) + "\n");
 }
 
@@ -98,7 +129,11 @@ inline run_config load_run_config(const std::filesystem::path& run) {
     c.method = j.at("method").get<std::string>();
     for (const auto& t : j.at("tasks"))
       c.tasks.push_back({t.at("name").get<std::string>(), t.at("folder").get<std::string>(),
-                         t.value("scribbled", std::vector<std::string>{})});
+                         t.value("scribbled", std::vector<std::string>{}),
+                         t.value("scribbled_repeat", modelmix::index_t(0)), t.value("split", std::string("seeded"))});
+    // Runs written before presets and validation folders existed have neither.
+    c.preset = j.value("preset", std::string("none"));
+    c.val = j.value("val", std::vector<std::string>{});
     c.label_set = j.at("label_set").get<std::string>();
     c.size = j.at("size").get<modelmix::index_t>();
     c.width = j.at("width").get<modelmix::index_t>();
@@ -118,6 +153,24 @@ inline run_config load_run_config(const std::filesystem::path& run) {
   } catch (const modelmix::error& e) {
     throw modelmix::error(modelmix::cat(path.string(), ": not a valid run description (", e.what(), ")"));
   }
+}
+
+// --checkpoint best|last of the commands that read a run.
+inline void add_checkpoint_option(CLI::App* cmd, std::string& which) {
+  cmd->add_option("--checkpoint", which, "Which checkpoint of the run: last, or best (the best validation step of train --val)")
+      ->check(CLI::IsMember({"last", "best"}))
+      ->capture_default_str();
+}
+
+// The network of one task of a run with its trained weights, from the last or the best checkpoint.
+inline std::unique_ptr<modelmix::models::UNet<float>> load_task_network(const std::filesystem::path& run,
+                                                                        const run_config& c, const std::string& task,
+                                                                        const std::string& which = "last") {
+  (void)c.task(task, run);
+  auto net = std::make_unique<modelmix::models::UNet<float>>(c.network());
+  const std::filesystem::path checkpoint = run_checkpoint(run, which);
+  modelmix::method::restore_network(modelmix::io::load_safetensors(checkpoint), task, *net, checkpoint.string());
+  return net;
 }
 
 }  // namespace modelmix_cardiac

@@ -35,6 +35,10 @@ class progress_line {
     std::fflush(stderr);
   }
   void resume_from(long long step) { first_ = step; }
+  // Time spent on something other than training (validation) leaves the rate and the ETA.
+  void exclude(double seconds) {
+    start_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+  }
   [[nodiscard]] double seconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }

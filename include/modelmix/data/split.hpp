@@ -3,9 +3,12 @@
 // rest become unlabeled (every scribble voxel set to 4), as in the reference code, which
 // shuffles the volume list and tags all but the first N (data/mscmr.py, label_num = 5).
 // The choice is a seeded Fisher–Yates shuffle (data/random.hpp), so a seed names the split.
+// The original's MS-CMR loader instead keeps the first N volumes in sorted file order
+// (split_order::sorted); the caller lists the volumes sorted (data::list_volumes does).
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "modelmix/core/error.hpp"
@@ -30,11 +33,25 @@ void seeded_shuffle(Range& range, std::uint64_t seed) {
   rng.shuffle(range);
 }
 
+enum class split_order { seeded_shuffle, sorted };
+
+[[nodiscard]] inline const char* to_string(split_order o) { return o == split_order::sorted ? "sorted" : "seeded"; }
+[[nodiscard]] inline split_order parse_split_order(const std::string& s) {
+  if (s == "seeded") return split_order::seeded_shuffle;
+  if (s == "sorted") return split_order::sorted;
+  throw error(cat("unknown split order '", s, "' (expected seeded or sorted)"));
+}
+
 [[nodiscard]] inline few_scribble_split make_few_scribble_split(index_t volume_count, index_t scribbled_count,
-                                                                std::uint64_t seed) {
+                                                                std::uint64_t seed,
+                                                                split_order order_kind = split_order::seeded_shuffle) {
   MODELMIX_REQUIRE(scribbled_count >= 0 && scribbled_count <= volume_count, "make_few_scribble_split: cannot keep ",
                    scribbled_count, " scribbled volumes out of ", volume_count);
-  const std::vector<index_t> order = seeded_permutation(volume_count, seed);
+  std::vector<index_t> order(static_cast<std::size_t>(volume_count));
+  if (order_kind == split_order::sorted)
+    for (index_t i = 0; i < volume_count; ++i) order[std::size_t(i)] = i;
+  else
+    order = seeded_permutation(volume_count, seed);
   few_scribble_split split;
   split.scribbled.assign(order.begin(), order.begin() + scribbled_count);
   split.unlabeled.assign(order.begin() + scribbled_count, order.end());

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -110,7 +111,15 @@ struct trainer_options {
   mixable_set mixable = mixable_set::conv_and_bn;
   double lambda_alpha = 0.5;  // λ ~ Beta(a, a)
   double mixup_alpha = 0.5;   // β ~ Beta(a, a)
-  data::label_t invented_label = data::unlabeled_label;  // pixels rotation invents; original: 0
+  // Pixels the virtual model's rotation invents (corners): their label in the rotated
+  // scribbles. Unlabeled = no supervision. `dice_invented_label`, when set, is their label for
+  // the Dice term only: the original's pCE ignores them while its Dice counts them as
+  // background (0).
+  data::label_t invented_label = data::unlabeled_label;
+  std::optional<data::label_t> dice_invented_label;  // original: 0
+  // One rotation angle for all tasks of a step (false), or one per task (the original, whose
+  // tasks rotate independently).
+  bool rotation_per_task = false;  // original: true
   losses::dice_options dice{};                             // original: dice_options::original()
   loss_weights weights{};
   bool shared_initialisation = true;  // original: every task's network starts as a copy of the first
@@ -130,6 +139,9 @@ struct task_setup {
   std::string name;
   std::vector<data::slice_sample> slices;  // training slices (unscribbled ones feed L_mc, L_inv)
   data::augment_options augmentation{};
+  // Copies of each scribbled slice per epoch for this task; 0 = trainer_options::scribbled_repeat
+  // (the original repeats ACDC's scribbled volumes 80×, MS-CMR's 40×).
+  index_t scribbled_repeat = 0;
 };
 
 // One task's losses at one step (0 for terms the method does not use).
@@ -148,6 +160,25 @@ struct step_draws {
 // The mix options of the virtual model as the trainer options say.
 inline layers::mix_options virtual_model_options(const trainer_options& o) {
   return {.gradients = o.gradients, .bn_stats = o.bn_stats};
+}
+
+// The virtual model's targets: the scribbles rotated by `angle` degrees, one-hot. They differ
+// only where rotation invents pixels, and only when o.dice_invented_label is set (then `dice`
+// holds the Dice term's own target).
+template <class T>
+struct vicinal_targets {
+  Tensor<T> pce;
+  std::optional<Tensor<T>> dice;
+};
+template <class T>
+[[nodiscard]] vicinal_targets<T> rotated_targets(const Tensor<data::label_t>& scribble, double angle,
+                                                 const trainer_options& o) {
+  const auto target = [&](data::label_t invented) {
+    return losses::one_hot<T>(ops::rotate_planes(scribble, angle, invented), int(o.network.classes), o.ignore_label);
+  };
+  vicinal_targets<T> out{target(o.invented_label), std::nullopt};
+  if (o.dice_invented_label) out.dice = target(*o.dice_invented_label);
+  return out;
 }
 
 // One task's objective (the sum in the header comment) recorded on `tape`. `host` is f_t;
@@ -191,8 +222,9 @@ template <class T>
                      "task_objective: modelmix needs a mix plan whose host is the task's network");
     virtual_model->point(layers::two_way_coefficients(draws.lambda, virtual_model->options()), {draws.mixed_layer});
     const Var<T> x_rot = tape.constant(ops::rotate_planes(image, draws.angle, T(0)));
-    const Var<T> y_rot = tape.constant(
-        losses::one_hot<T>(ops::rotate_planes(scribble, draws.angle, o.invented_label), classes, o.ignore_label));
+    vicinal_targets<T> targets = rotated_targets<T>(scribble, draws.angle, o);
+    const Var<T> y_rot = tape.constant(std::move(targets.pce));
+    const Var<T> y_rot_dice = targets.dice ? tape.constant(std::move(*targets.dice)) : y_rot;
     Var<T> p_mm;
     if (o.detach_virtual_model) {
       std::set<const Parameter<T>*> head;  // the only parameters the virtual model's terms train
@@ -203,7 +235,8 @@ template <class T>
     } else {
       p_mm = virtual_model->forward(tape, x_rot, ctx(2));
     }
-    total = ops::add(total, weighted(o.weights.modelmix, supervised(p_mm, y_rot), logged.modelmix));
+    const Var<T> vicinal = ops::add(losses::pce(p_mm, y_rot, o.pce_eps), losses::dice(p_mm, y_rot_dice, o.dice));
+    total = ops::add(total, weighted(o.weights.modelmix, vicinal, logged.modelmix));
     const Var<T> p_back = ops::rotate(p_mm, T(-draws.angle), T(0));
     total = ops::add(total, weighted(o.weights.invariance, losses::cosine_invariance(p, p_back), logged.invariance));
   }
@@ -227,6 +260,7 @@ struct step_report {
   index_t step = 0;
   std::vector<task_losses> tasks;
   std::string mixed_layer;  // modelmix: the encoder layer mixed this step
+  std::vector<double> angles;  // modelmix: each task's rotation angle (degrees)
   double total = 0;
   bool skipped = false;     // on_nonfinite = skip dropped this step (no update)
   std::string nonfinite;    // what was not finite ("task cine: loss term modelmix is nan"), if anything
@@ -282,6 +316,9 @@ class Trainer {
       s.name = tasks[t].name;
       s.slices = std::make_shared<const std::vector<data::slice_sample>>(std::move(tasks[t].slices));
       s.augmentation = tasks[t].augmentation;
+      MODELMIX_REQUIRE(tasks[t].scribbled_repeat >= 0, "Trainer: task '", tasks[t].name, "': scribbled_repeat ",
+                       tasks[t].scribbled_repeat, " is negative");
+      s.scribbled_repeat = tasks[t].scribbled_repeat;
       // Shared: every task starts from the first task's weights. Otherwise each task draws its own
       // (task 0 keeps the network seed, so its start does not depend on this option).
       models::unet_options net = options_.network;
@@ -300,7 +337,7 @@ class Trainer {
   // One optimisation step over all tasks.
   step_report step() {
     std::mt19937_64 rng(mix_seed(options_.seed, step_));
-    step_report report{step_, {}, {}, 0, false, {}};
+    step_report report{step_, {}, {}, {}, 0, false, {}};
     Tape<T> tape;
     const std::size_t K = tasks_.size();
 
@@ -326,7 +363,12 @@ class Trainer {
       if (options_.method != training_method::pce)
         draws.betas = losses::sample_betas(batch.image.dim(0), options_.mixup_alpha, rng);
       const std::size_t s = options_.method == training_method::modelmix ? partner(t, rng) : t;
-      if (options_.method == training_method::modelmix) draws.lambda = losses::sample_beta(options_.lambda_alpha, rng);
+      if (options_.method == training_method::modelmix) {
+        draws.lambda = losses::sample_beta(options_.lambda_alpha, rng);
+        // Drawn after everything else, so the shared-angle stream is unchanged by this option.
+        if (options_.rotation_per_task) draws.angle = std::uniform_real_distribution<double>(0.0, 360.0)(rng);
+        report.angles.push_back(draws.angle);
+      }
       task_losses losses;
       mixing::plan<Net>* virtual_model = options_.method == training_method::modelmix ? &plan(t, s) : nullptr;
       const Var<T> task_total =
@@ -367,6 +409,13 @@ class Trainer {
   [[nodiscard]] const std::string& task_name(std::size_t t) const { return tasks_[t].name; }
   [[nodiscard]] Net& network(std::size_t t) { return *tasks_[t].net; }
   [[nodiscard]] const trainer_options& options() const { return options_; }
+  // Copies of each scribbled slice in task t's epoch (its own setting, else the trainer's, else balanced).
+  [[nodiscard]] index_t scribbled_repeat(std::size_t t) const {
+    const task_state& s = tasks_[t];
+    return s.scribbled_repeat > 0 ? s.scribbled_repeat
+           : options_.scribbled_repeat > 0 ? options_.scribbled_repeat
+                                           : balanced_repeat(*s.slices);
+  }
 
   // Checkpoint: every task's parameters and BN buffers under "<task>.<state_dict name>",
   // the optimizer's state, and the step counter; written atomically (io::save_safetensors).
@@ -395,6 +444,7 @@ class Trainer {
     std::string name;
     std::shared_ptr<const std::vector<data::slice_sample>> slices;
     data::augment_options augmentation;
+    index_t scribbled_repeat = 0;
     std::unique_ptr<Net> net;
     std::unique_ptr<data::batch_loader> loader;
   };
@@ -452,7 +502,7 @@ class Trainer {
       o.seed = mix_seed(options_.seed, 1000003 + t);
       o.augmentation = tasks_[t].augmentation;
       o.first_batch = step_;
-      o.scribbled_repeat = options_.scribbled_repeat > 0 ? options_.scribbled_repeat : balanced_repeat(*tasks_[t].slices);
+      o.scribbled_repeat = scribbled_repeat(t);
       tasks_[t].loader = std::make_unique<data::batch_loader>(tasks_[t].slices, o);
     }
   }
