@@ -55,6 +55,8 @@ struct reference_data_choices {
   throw error(cat("reference_task_data: unknown dataset '", dataset, "' (the original's loaders: acdc, mscmr)"));
 }
 
+// What a task_setup holds of those choices (repeat, augmentation); the split and the crop size
+// act earlier, where the caller picks the scribbled volumes and cuts the slices.
 inline void apply(const reference_data_choices& d, task_setup& task) {
   task.scribbled_repeat = d.scribbled_repeat;
   task.augmentation = d.augmentation;
