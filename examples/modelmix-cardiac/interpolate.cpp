@@ -11,6 +11,7 @@
 // the mix is a mixing::plan over the two networks. Writes OUT/interpolation.csv and, where PNG
 // output is built in, OUT/interpolation.png (Dice and loss against α, a line per layers ×
 // policy). A ModelMix run should interpolate more smoothly than two independently trained nets.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -22,6 +23,7 @@
 #include "modelmix/data/dataset_folder.hpp"
 #include "modelmix/io/nifti.hpp"
 #include "modelmix/method/evaluation.hpp"
+#include "modelmix/method/trainer.hpp"
 #include "modelmix/mixing/plan.hpp"
 #include "run_folder.hpp"
 #include "validate.hpp"
@@ -46,17 +48,15 @@ struct interpolate_settings {
 
 // Encoder layers of `net` a layer set names: all mixable conv and BN layers, only one kind, or one path.
 std::vector<std::string> encoder_layers(Net& net, const std::string& set) {
-  std::vector<std::string> all, chosen;
-  layers::for_each_layer(net, [&](const std::string& path, auto& leaf) {
-    using L = std::remove_cvref_t<decltype(leaf)>;
-    const bool conv = std::is_same_v<L, layers::Conv2d<float>>, bn = std::is_same_v<L, layers::BatchNorm2d<float>>;
-    if (!models::unet_encoder_layers(path) || !(conv || bn)) return;
-    all.push_back(path);
-    if (set == "all" || (set == "conv" && conv) || (set == "bn" && bn) || set == path) chosen.push_back(path);
-  });
-  MODELMIX_REQUIRE(!chosen.empty(), "--layers ", set, ": expected all, conv, bn or an encoder layer such as ",
-                   all.front(), " (", all.size(), " encoder layers in this network)");
-  return chosen;
+  using method::mixable_set;
+  if (set == "all") return method::encoder_mixable_layers(net, mixable_set::conv_and_bn);
+  if (set == "conv") return method::encoder_mixable_layers(net, mixable_set::conv);
+  if (set == "bn") return method::encoder_mixable_layers(net, mixable_set::bn);
+  const std::vector<std::string> all = method::encoder_mixable_layers(net, mixable_set::conv_and_bn);
+  MODELMIX_REQUIRE(std::find(all.begin(), all.end(), set) != all.end(), "--layers ", set,
+                   ": expected all, conv, bn or an encoder layer such as ", all.front(), " (", all.size(),
+                   " encoder layers in this network)");
+  return {set};
 }
 
 layers::bn_stats_policy parse_bn_policy(const std::string& s) {

@@ -81,6 +81,21 @@ struct nonfinite_error : error {
 // Which encoder layers a virtual model may mix (the original samples among conv and BN).
 enum class mixable_set { conv_and_bn, conv, bn };
 
+// The paths of `net`'s encoder Conv2d and/or BatchNorm2d layers, in visiting order: the
+// layers a virtual model draws from (and what `interpolate --layers all|conv|bn` mixes).
+template <class Net>
+std::vector<std::string> encoder_mixable_layers(Net& net, mixable_set set) {
+  using T = typename Net::value_type;
+  std::vector<std::string> out;
+  layers::for_each_layer(net, [&](const std::string& path, auto& leaf) {
+    using L = std::remove_cvref_t<decltype(leaf)>;
+    if (!models::unet_encoder_layers(path)) return;
+    const bool conv = std::is_same_v<L, layers::Conv2d<T>>, bn = std::is_same_v<L, layers::BatchNorm2d<T>>;
+    if ((conv && set != mixable_set::bn) || (bn && set != mixable_set::conv)) out.push_back(path);
+  });
+  return out;
+}
+
 struct loss_weights {
   double supervised = 1, mixup = 1, mix_consistency = 1, modelmix = 1, invariance = 1;
 };
@@ -514,17 +529,7 @@ class Trainer {
     return scribbled == 0 ? 1 : std::max<index_t>(1, unlabeled / scribbled);
   }
 
-  std::vector<std::string> mixable_candidates() {
-    std::vector<std::string> out;
-    layers::for_each_layer(*tasks_[0].net, [&](const std::string& path, auto& leaf) {
-      using L = std::remove_cvref_t<decltype(leaf)>;
-      if (!models::unet_encoder_layers(path)) return;
-      const bool conv = std::is_same_v<L, layers::Conv2d<T>>, bn = std::is_same_v<L, layers::BatchNorm2d<T>>;
-      if ((conv && options_.mixable != mixable_set::bn) || (bn && options_.mixable != mixable_set::conv))
-        out.push_back(path);
-    });
-    return out;
-  }
+  std::vector<std::string> mixable_candidates() { return encoder_mixable_layers(*tasks_[0].net, options_.mixable); }
 
   // The virtual model of host t with partner s: built on first use over every candidate layer,
   // then re-pointed each step.
