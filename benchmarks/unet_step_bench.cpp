@@ -5,6 +5,9 @@
 // so the same file builds against an older checkout for a paired before/after run:
 //
 //   OMP_NUM_THREADS=2 ./bench_unet_step --benchmark_min_time=2
+//
+// benchmarks/compare_unet_step.py runs BM_unet_step interleaved with PyTorch doing the same
+// step (benchmarks/torch_unet_step.py) and prints the ratios.
 #include <benchmark/benchmark.h>
 
 #include <modelmix/modelmix.hpp>
@@ -79,4 +82,25 @@ void BM_modelmix_virtual_pass(benchmark::State& state) {
 BENCHMARK(BM_unet_step)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Args({32, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_modelmix_virtual_pass)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-BENCHMARK_MAIN();
+// The widest vector instructions the build may use, in the report's context (the side-by-side
+// script prints it beside the ratios: the flags decide the speed; see MODELMIX_CPU_ARCH).
+constexpr const char* compiled_simd() {
+#if defined(__AVX512F__)
+  return "AVX-512 (-march=native or similar)";
+#elif defined(__AVX2__) && defined(__FMA__)
+  return "AVX2+FMA";
+#elif defined(__AVX__)
+  return "AVX";
+#else
+  return "SSE2 baseline";
+#endif
+}
+
+int main(int argc, char** argv) {
+  benchmark::AddCustomContext("modelmix_simd", compiled_simd());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -73,3 +73,20 @@ TEST_CASE("device storage without the CUDA backend is a clear error", "[tensor][
     CHECK(Tensor<float>::empty(Shape{0}, device::cuda).numel() == 0);
   }
 }
+
+TEST_CASE("Tensor::zero and Tensor::zeros clear large tensors, in parallel chunks, up to the last element", "[tensor]") {
+  // 1 000 003 floats: several parallel chunks and a ragged tail.
+  const Shape shape{1000003};
+  Tensor<float> t(shape, 3.0f);
+  t.zero();
+  index_t nonzero = 0;
+  for (index_t i = 0; i < t.numel(); ++i) nonzero += t[i] != 0.0f;
+  CHECK(nonzero == 0);
+  const Tensor<float> z = Tensor<float>::zeros(shape);
+  nonzero = 0;
+  for (index_t i = 0; i < z.numel(); ++i) nonzero += z[i] != 0.0f;
+  CHECK(nonzero == 0);
+  Tensor<double> small(Shape{5}, 2.0);  // below the parallel threshold: one plain fill
+  small.zero();
+  for (index_t i = 0; i < 5; ++i) CHECK(small[i] == 0.0);
+}
