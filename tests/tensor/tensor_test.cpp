@@ -75,7 +75,7 @@ TEST_CASE("device storage without the CUDA backend is a clear error", "[tensor][
 }
 
 TEST_CASE("Tensor::zero and Tensor::zeros clear large tensors, in parallel chunks, up to the last element", "[tensor]") {
-  // 1 000 003 floats: several parallel chunks and a ragged tail.
+  // 1 000 003 floats: many parallel chunks (ops/cpu/parallel.hpp) and a ragged tail.
   const Shape shape{1000003};
   Tensor<float> t(shape, 3.0f);
   t.zero();

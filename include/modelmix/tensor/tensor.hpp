@@ -20,6 +20,7 @@
 #include "modelmix/core/device.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/core/shape.hpp"
+#include "modelmix/ops/cpu/parallel.hpp"
 #include "modelmix/tensor/aligned_allocator.hpp"
 #include "modelmix/tensor/device_memory.hpp"
 
@@ -106,11 +107,8 @@ class Tensor {
   // thread while the others waited.
   void zero() {
     if (on_device()) return detail::device_fill_zero(device_.get(), bytes());
-    constexpr std::ptrdiff_t chunk = std::ptrdiff_t(1) << 16;
-    const auto n = static_cast<std::ptrdiff_t>(host_.size());
     T* p = host_.data();
-#pragma omp parallel for schedule(static) if (n >= 4 * chunk)
-    for (std::ptrdiff_t i = 0; i < n; i += chunk) std::fill(p + i, p + std::min(n, i + chunk), T(0));
+    ops::cpu::parallel_chunks(numel(), [p](index_t begin, index_t end) { std::fill(p + begin, p + end, T(0)); });
   }
 
   // ---- moving between devices ----
