@@ -13,6 +13,9 @@
 //       On a machine shared with other work the pairs see the same load, so these ratios
 //       stay meaningful when the per-variant means do not.
 //
+//   conv2d_role/<role>/<shape>
+//       fprop, dgrad and wgrad alone, plain layer, on the levels of a width-32 U-Net.
+//
 //   OMP_NUM_THREADS=2 ./bench_conv2d --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
@@ -129,9 +132,37 @@ std::string benchmark_name(const std::string& family, const char* variant, const
   return cat(family, "/", variant, variant[0] ? "/" : "", "N", pb.N, "_C", pb.C, "_", pb.H);
 }
 
+enum class role { fprop, dgrad, wgrad };
+const char* role_name(role r) { return r == role::fprop ? "fprop" : r == role::dgrad ? "dgrad" : "wgrad"; }
+
+// One role of the plain layer alone: which path each takes differs (the direct kernel takes
+// fprop and dgrad of stride-1 layers at least a vector wide; wgrad and narrower layers are GEMMs).
+void run_role(benchmark::State& state, const conv2d_problem& pb, role r) {
+  const parents p(pb, variant::plain);
+  buffers b(pb);
+  for (auto _ : state) {
+    if (r == role::fprop) ops::cpu::conv2d_fprop(pb, b.x.data(), b.y.data(), p.spec);
+    if (r == role::dgrad) ops::cpu::conv2d_dgrad(pb, b.dy.data(), b.dx.data(), p.spec);
+    if (r == role::wgrad) ops::cpu::conv2d_wgrad(pb, b.x.data(), b.dy.data(), p.spec);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(pb.fprop_flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // U-Net layers: 3×3, padding 1, C = K = width. The variants of one problem are registered
 // next to each other so they see similar machine states.
 void register_all() {
+  // conv2d_role/<role>/N4_C<c>_<size>: the second conv of each level of a width-32, depth-5
+  // U-Net at 128² (every level does the same FLOPs, so the deep ones matter as much).
+  for (index_t level = 0; level < 5; ++level) {
+    const conv2d_problem pb{4, 32 << level, 128 >> level, 128 >> level, 32 << level, 3, 3, 1, 1, 1, 1};
+    for (role r : {role::fprop, role::dgrad, role::wgrad})
+      benchmark::RegisterBenchmark(benchmark_name(cat("conv2d_role/", role_name(r)), "", pb).c_str(),
+                                   [pb, r](benchmark::State& s) { run_role(s, pb, r); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+  }
+
   std::vector<conv2d_problem> problems;
   for (index_t batch : {4, 8})
     for (index_t size : {128, 192})

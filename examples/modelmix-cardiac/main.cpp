@@ -1,6 +1,5 @@
 // modelmix-cardiac: the command-line program of modelmix (see commands.hpp for the
 // subcommands). Every error on bad input is one line on stderr, exit status 2.
-#include <malloc.h>
 
 #include <exception>
 #include <iostream>
@@ -11,6 +10,7 @@
 
 #include "commands.hpp"
 #include "modelmix/core/error.hpp"
+#include "modelmix/core/host_memory.hpp"
 
 namespace {
 
@@ -24,11 +24,8 @@ int fail(std::string message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Training allocates and frees the same large activation buffers every step. glibc would
-  // hand each one ≥ 32 MB back to the kernel (mmap) and fault it in again, ~10 % of a step;
-  // keeping freed memory in the heap avoids that.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // Training frees and re-allocates the same large buffers every step (see host_memory.hpp).
+  modelmix::keep_freed_host_memory();
   CLI::App app{"modelmix-cardiac: scribble-supervised cardiac segmentation with ModelMix"};
   app.require_subcommand(1);
   modelmix_cardiac::add_demo_command(app);

@@ -81,7 +81,7 @@ void run_predict(const predict_settings& s) {
   std::printf("wrote %zu label volumes to %s (task %s of run %s)\n", images.size(), s.out.string().c_str(), task.c_str(),
               s.run.string().c_str());
   if (fs::is_directory(s.in / "labels")) {
-    task_scores scores = score_folders({.pred = s.out, .labels = s.in / "labels", .label_set = c.label_set});
+    task_scores scores = score_folders({.pred = s.out, .labels = s.in / "labels", .report = {}, .label_set = c.label_set});
     scores.method = c.method;
     scores.task = task;
     scores.postprocessing = s.largest_component ? "largest_component" : "none";

@@ -1,5 +1,8 @@
 #pragma once
-// Mixed 2D convolution on the CPU: Eigen GEMMs over im2col bands, OpenMP over (sample, band).
+// Mixed 2D convolution on the CPU. fprop and dgrad of stride-1 filters with rows at least one
+// vector wide (the U-Net's 3×3 layers) take the direct kernel of ops/cpu/conv2d_direct.hpp;
+// everything else, and every wgrad, takes the path below: Eigen GEMMs over im2col bands,
+// OpenMP over (sample, band).
 //
 //   W = Σ_i c_i·W_i   b = Σ_i c_i·b_i            x [N,C,H,W]  W_i [K,C,R,S]  b_i [K]  y [N,K,P,Q]
 //
@@ -21,11 +24,9 @@
 #include <algorithm>
 #include <memory>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "modelmix/ops/conv2d_spec.hpp"
+#include "modelmix/ops/cpu/conv2d_direct.hpp"
 #include "modelmix/ops/cpu/im2col.hpp"
 #include "modelmix/ops/cpu/mix_gradient.hpp"
 #include "modelmix/tensor/eigen_view.hpp"
@@ -51,17 +52,13 @@ inline bool is_pointwise(const conv2d_problem& pb) {
 // deep low-resolution layers) stay on the calling thread.
 inline bool worth_threads(const conv2d_problem& pb) { return pb.fprop_flops() >= double(1 << 21); }
 
-#ifdef _OPENMP
-inline int max_threads() { return omp_get_max_threads(); }
-inline int thread_id() { return omp_get_thread_num(); }
-#else
-inline int max_threads() { return 1; }
-inline int thread_id() { return 0; }
-#endif
-
-// Output rows per band, at least `min_rows`.
+// Output rows per band, at least `min_rows` and at least `min_columns` output pixels: a deep
+// layer (8×8 pixels, 512 channels) would otherwise get one-row bands, GEMMs 8 columns wide
+// (its wgrad ran at 12 GFLOP/s on Zen 5, 10× below the wide layers).
+inline constexpr index_t min_columns = 256;
 inline index_t band_rows(const conv2d_problem& pb, index_t min_rows) {
-  const index_t rows = column_budget / std::max<index_t>(1, pb.gemm_k() * pb.Q());
+  const index_t rows = std::max(column_budget / std::max<index_t>(1, pb.gemm_k() * pb.Q()),
+                                (min_columns + pb.Q() - 1) / pb.Q());
   return std::clamp(std::max(rows, min_rows), index_t(1), pb.P());
 }
 
@@ -132,11 +129,41 @@ ConstStridedMap<T> band_operand(const conv2d_problem& pb, const T* x, const band
   return ConstStridedMap<T>(col, pb.gemm_k(), cols, Eigen::OuterStride<>(cols));
 }
 
+// Images smaller than a band's min_columns (the deepest layer: 8×8 pixels, hundreds of
+// channels) reduce over so few pixels per sample that per-sample GEMMs mostly re-read and
+// re-write dW (each thread keeping a private K·C·R·S copy): 15 GFLOP/s at 8×8 with 512
+// channels on Zen 5. There, one GEMM over the whole batch's columns, which Eigen spreads over
+// the threads by output blocks (deterministic for a given thread count): 178 GFLOP/s. From
+// 16×16 up the bands measured faster (the batch-wide im2col costs more than it saves).
+inline constexpr index_t whole_batch_budget = index_t(1) << 23;  // elements of the batch's im2col (32 MiB of floats)
+inline bool whole_batch_wgrad(const conv2d_problem& pb) {
+  return pb.P() * pb.Q() < min_columns && pb.N * pb.P() * pb.Q() * pb.gemm_k() <= whole_batch_budget;
+}
+
+template <class T>
+void conv2d_wgrad_whole_batch(const conv2d_problem& pb, const T* x, const T* dy, const mixing::spec<T>& spec) {
+  const index_t K = pb.K, CRS = pb.gemm_k(), PQ = pb.P() * pb.Q(), NPQ = pb.N * PQ;
+  // [dy_0 dy_1 …] (K × N·PQ) and [col_0 col_1 …] (C·R·S × N·PQ), samples side by side.
+  RowMajorMatrix<T> dys(K, NPQ), cols(CRS, NPQ);
+  const bool pointwise = is_pointwise(pb);
+  auto col = scratch<T>(pointwise ? 0 : CRS * PQ);
+  for (index_t n = 0; n < pb.N; ++n) {
+    dys.middleCols(n * PQ, PQ) = ConstMatrixMap<T>(dy + n * K * PQ, K, PQ);
+    cols.middleCols(n * PQ, PQ) = band_operand(pb, x, band{n, 0, pb.P()}, col.get());
+  }
+  const RowMajorMatrix<T> dw = dys * cols.transpose();
+  const Eigen::Matrix<T, Eigen::Dynamic, 1> db = dys.rowwise().sum();
+  split_into_parents(spec, dw.data(), spec.wants_bias_grad() ? db.data() : nullptr);
+}
+
 }  // namespace detail
 
 template <class T>
 void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_fprop", pb, spec, conv2d_role::fprop);
+#if MODELMIX_HAS_DIRECT_CONV
+  if (direct_conv_applies<T>(pb)) return conv2d_direct_fprop(pb, x, y, spec, detail::worth_threads(pb));
+#endif
   const detail::mixed_filter<T> filter(spec, true);
   const index_t K = pb.K, PQ = pb.P() * pb.Q();
   const ConstMatrixMap<T> A(filter.weight(), K, pb.gemm_k());
@@ -159,6 +186,9 @@ void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec
 template <class T>
 void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec) {
   check_conv2d_spec("cpu::conv2d_dgrad", pb, spec, conv2d_role::dgrad);
+#if MODELMIX_HAS_DIRECT_CONV
+  if (direct_conv_applies<T>(pb)) return conv2d_direct_dgrad(pb, dy, dx, spec, detail::worth_threads(pb));
+#endif
   const detail::mixed_filter<T> filter(spec, false);
   const index_t K = pb.K, C = pb.C, PQ = pb.P() * pb.Q(), HW = pb.H * pb.W;
   const ConstMatrixMap<T> A(filter.weight(), K, pb.gemm_k());
@@ -196,18 +226,19 @@ void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mixin
   if (!want_dw && !want_db) return;
 
   const index_t K = pb.K, CRS = pb.gemm_k(), PQ = pb.P() * pb.Q();
+  if (want_dw && detail::whole_batch_wgrad(pb)) return detail::conv2d_wgrad_whole_batch(pb, x, dy, spec);
   const detail::band_grid grid(pb, 1);
   const bool pointwise = detail::is_pointwise(pb);
   RowMajorMatrix<T> dw = RowMajorMatrix<T>::Zero(want_dw ? K : 0, CRS);
   Eigen::Matrix<T, Eigen::Dynamic, 1> db = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(want_db ? K : 0);
   // Each thread accumulates a fixed (static) share of the bands; the shares are added in thread
   // order, so a run is reproducible bit for bit for a given thread count.
-  const int threads = detail::worth_threads(pb) ? detail::max_threads() : 1;
+  const int threads = detail::worth_threads(pb) ? max_threads() : 1;
   std::vector<RowMajorMatrix<T>> dw_parts(static_cast<std::size_t>(threads));
   std::vector<Eigen::Matrix<T, Eigen::Dynamic, 1>> db_parts(static_cast<std::size_t>(threads));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    const std::size_t me = std::size_t(detail::thread_id());
+    const std::size_t me = std::size_t(thread_id());
     auto col = detail::scratch<T>(pointwise || !want_dw ? 0 : CRS * grid.rows() * pb.Q());
     RowMajorMatrix<T>& dw_local = dw_parts[me] = RowMajorMatrix<T>::Zero(dw.rows(), dw.cols());
     Eigen::Matrix<T, Eigen::Dynamic, 1>& db_local = db_parts[me] = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(db.size());

@@ -1,10 +1,21 @@
 #pragma once
 // How the CPU backend spreads a loop over OpenMP threads.
 #include <algorithm>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "modelmix/core/shape.hpp"
 
 namespace modelmix::ops::cpu {
+
+#ifdef _OPENMP
+inline int max_threads() { return omp_get_max_threads(); }
+inline int thread_id() { return omp_get_thread_num(); }
+#else
+inline int max_threads() { return 1; }
+inline int thread_id() { return 0; }
+#endif
 
 // Below this many elements (or touched values) a loop stays on one thread: the fork costs
 // more than it saves.

@@ -1,0 +1,106 @@
+// The direct (no-im2col) stride-1 kernel against the plain-loop reference, called directly so
+// every case runs it whatever the dispatch policy picks. Widths are set relative to the
+// vector width of the build, so the tails (a row cut inside a vector, a channel block cut
+// by K or C) are hit under AVX2 and AVX-512 alike.
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "modelmix/ops/cpu/conv2d.hpp"
+#include "modelmix/ops/reference/conv2d.hpp"
+#include "support/random.hpp"
+
+using namespace modelmix;
+using ops::conv2d_problem;
+using test::max_relative_error;
+using test::random_tensor;
+
+#if MODELMIX_HAS_DIRECT_CONV
+
+namespace {
+
+template <class T>
+std::vector<conv2d_problem> direct_problems() {
+  const index_t v = ops::cpu::direct::lanes<T>;
+  //       N  C  H       W              K   R  S  pad_h pad_w stride
+  return {{1, 1, 9, 2 * v, 16, 3, 3, 1, 1, 1, 1},            // one input channel (the first layer)
+          {2, 3, 7, 2 * v + 3, 5, 3, 3, 1, 1, 1, 1},         // K cut inside a block, Q cut inside a vector
+          {1, 4, 6, 4 * v + 1, 9, 3, 3, 0, 0, 1, 1},         // unpadded: Q = W − 2
+          {3, 2, 11, 3 * v, 8, 5, 5, 2, 2, 1, 1},            // 5×5, three batches
+          {1, 5, 8, 5 * v - 1, 3, 3, 5, 1, 2, 1, 1},         // R ≠ S, pad_h ≠ pad_w
+          {2, 9, 40, 7 * v + 5, 12, 3, 3, 1, 1, 1, 1},       // several bands, full and partial tiles
+          {1, 3, 5, 2 * v, 4, 3, 3, 2, 2, 1, 1},             // padding beyond the filter's reach
+          {2, 2, 6, 2 * v + 1, 3, 3, 7, 1, 3, 1, 1},          // a wide filter
+          {3, 6, 5, v, 10, 3, 3, 1, 1, 1, 1},                // one vector per row: tiles span rows
+          {2, 4, 7, v + 3, 4, 3, 3, 1, 1, 1, 1}};            // two vectors per row, the second cut
+}
+
+template <class T>
+mixing::spec<T> mixed_spec(const conv2d_problem& pb, const std::vector<Tensor<T>>& w, const std::vector<Tensor<T>>& b,
+                           const std::vector<T>& coeffs) {
+  mixing::spec<T> spec;
+  spec.weight_numel = pb.K * pb.gemm_k();
+  spec.bias_numel = b.empty() ? 0 : pb.K;
+  for (std::size_t i = 0; i < coeffs.size(); ++i)
+    spec.terms.push_back({w[i].data(), b.empty() ? nullptr : b[i].data(), coeffs[i], nullptr, nullptr, nullptr});
+  return spec;
+}
+
+template <class T>
+constexpr double tolerance = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dgrad", "[ops][conv][direct]", float,
+                   double) {
+  using T = TestType;
+  unsigned seed = 7000;
+  for (const conv2d_problem& pb : direct_problems<T>()) {
+    for (const std::vector<T>& coeffs : {std::vector<T>{T(1)}, std::vector<T>{T(0.3), T(0.7)}}) {
+      for (bool with_bias : {true, false}) {
+        for (bool threads : {false, true}) {
+          seed += 20;
+          INFO(pb.str() << " terms=" << coeffs.size() << " bias=" << with_bias << " threads=" << threads);
+          std::vector<Tensor<T>> w, b;
+          for (std::size_t i = 0; i < coeffs.size(); ++i) {
+            w.push_back(random_tensor<T>(pb.filter_shape(), seed + 2 * unsigned(i)));
+            if (with_bias) b.push_back(random_tensor<T>(pb.bias_shape(), seed + 2 * unsigned(i) + 1));
+          }
+          const mixing::spec<T> spec = mixed_spec(pb, w, b, coeffs);
+          const Tensor<T> x = random_tensor<T>(pb.input_shape(), seed + 10);
+          const Tensor<T> dy = random_tensor<T>(pb.output_shape(), seed + 11);
+
+          Tensor<T> y(pb.output_shape(), T(123)), y_ref(pb.output_shape());  // fprop overwrites
+          ops::cpu::conv2d_direct_fprop(pb, x.data(), y.data(), spec, threads);
+          ops::reference::conv2d_fprop(pb, x.data(), y_ref.data(), spec);
+          CHECK(max_relative_error(y, y_ref) < tolerance<T>);
+
+          Tensor<T> dx = random_tensor<T>(pb.input_shape(), seed + 12), dx_ref = dx;  // dgrad accumulates
+          ops::cpu::conv2d_direct_dgrad(pb, dy.data(), dx.data(), spec, threads);
+          ops::reference::conv2d_dgrad(pb, dy.data(), dx_ref.data(), spec);
+          CHECK(max_relative_error(dx, dx_ref) < tolerance<T>);
+
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the CPU conv2d takes the direct kernel for stride-1 U-Net layers and the GEMM path elsewhere",
+          "[ops][conv][direct]") {
+  using ops::cpu::direct_conv_applies;
+  const index_t v = ops::cpu::direct::lanes<float>;  // 4 (SSE2), 8 (AVX2) or 16 (AVX-512)
+  //                                   N  C   H    W    K  R  S  pad  stride
+  CHECK(direct_conv_applies<float>({4, 16, 128, 128, 16, 3, 3, 1, 1, 1, 1}));
+  CHECK(direct_conv_applies<float>({4, 1, 128, 128, 16, 3, 3, 1, 1, 1, 1}));
+  CHECK_FALSE(direct_conv_applies<float>({4, 16, 128, 128, 16, 3, 3, 1, 1, 2, 2}));  // strided
+  CHECK_FALSE(direct_conv_applies<float>({4, 16, 128, 128, 4, 1, 1, 0, 0, 1, 1}));   // pointwise
+  CHECK(direct_conv_applies<float>({4, 256, 16, 16, 256, 3, 3, 1, 1, 1, 1}));        // a deep 16² layer
+  CHECK_FALSE(direct_conv_applies<float>({4, 256, v - 1, v - 1, 256, 3, 3, 1, 1, 1, 1}));  // rows narrower than a vector
+}
+
+#else
+TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dgrad", "[ops][conv][direct]") {
+  WARN("xsimd has no vector instruction set for this build: the CPU conv2d uses its GEMM path only");
+}
+#endif
