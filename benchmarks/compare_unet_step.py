@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The U-Net training step, modelmix vs PyTorch on the same cores, interleaved.
+"""A training step, modelmix vs PyTorch on the same cores, interleaved: the U-Net step or the ModelMix step.
 
 This machine class (shared 2-core VMs) drifts by ±20 % between one minute and the next, so a
 ratio of two separate runs means little. Each round runs bench_unet_step for one
@@ -8,6 +8,10 @@ gives per-round ratios and their median.
 
     /usr/bin/python3 benchmarks/compare_unet_step.py --bench build/benchmarks/bench_unet_step \
         [--rounds 5] [--threads 2] [--config 16,128,4 --config 32,128,4]
+
+With --step modelmix the step is the whole two-task ModelMix step (bench_unet_step's
+BM_modelmix_step = method::Trainer::step) against torch_modelmix_step.py's two versions of it:
+the original code's deep copy of the network per virtual model, and a functional mix.
 
 Ratio = PyTorch time / modelmix time, i.e. how many times faster modelmix is (> 1: faster).
 """
@@ -22,6 +26,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
+import torch_modelmix_step  # noqa: E402
 import torch_unet_step  # noqa: E402
 
 
@@ -36,8 +41,8 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def modelmix_ms(bench, width, size, batch, threads, min_time):
-    name = f"BM_unet_step/width:{width}/size:{size}/batch:{batch}/real_time"
+def modelmix_ms(bench, step, width, size, batch, threads, min_time):
+    name = f"BM_{step}_step/width:{width}/size:{size}/batch:{batch}/real_time"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = subprocess.run([bench, f"--benchmark_filter=^{name}$", f"--benchmark_min_time={min_time}",
                           "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True)
@@ -55,23 +60,36 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--min-seconds", type=float, default=2.0)
     parser.add_argument("--config", action="append", default=[], help="WIDTH,SIZE,BATCH (repeatable)")
+    parser.add_argument("--step", choices=["unet", "modelmix"], default="unet",
+                        help="the U-Net step (default) or the two-task ModelMix step (BATCH per task)")
     args = parser.parse_args()
     if not os.access(args.bench, os.X_OK):
         sys.exit(f"compare_unet_step: --bench {args.bench!r} is not an executable file")
     torch.set_num_threads(args.threads)
     configs = [tuple(int(v) for v in c.split(",")) for c in args.config] or [(16, 128, 4), (32, 128, 4)]
     print(f"# {cpu_name()}, {args.threads} threads, torch {torch.__version__}, {args.rounds} rounds")
-    print(f"{'width,size,batch':<18} {'modelmix ms':>12} {'torch ms':>10} {'ratio':>7}   per-round ratios")
+    # PyTorch's versions of the step: (label, function returning (median s, best s)).
+    if args.step == "unet":
+        references = [("torch", torch_unet_step.time_steps)]
+    else:
+        references = [(f"torch-{mix}", lambda w, s, b, t, mix=mix: torch_modelmix_step.time_steps(w, s, b, t, mix))
+                      for mix in ("deepcopy", "functional")]
+    header = " ".join(f"{label + ' ms':>18} {'ratio':>6}" for label, _ in references)
+    print(f"{'width,size,batch':<18} {'modelmix ms':>12} {header}   per-round ratios")
     for width, size, batch in configs:
-        ours, theirs, ratios = [], [], []
+        ours, theirs = [], [[] for _ in references]
         for _ in range(args.rounds):
-            mm, simd = modelmix_ms(args.bench, width, size, batch, args.threads, args.min_seconds)
-            th, _ = torch_unet_step.time_steps(width, size, batch, args.min_seconds)
+            mm, simd = modelmix_ms(args.bench, args.step, width, size, batch, args.threads, args.min_seconds)
             ours.append(mm)
-            theirs.append(th * 1e3)
-            ratios.append(th * 1e3 / mm)
-        print(f"{f'{width},{size},{batch}':<18} {statistics.median(ours):12.1f} {statistics.median(theirs):10.1f} "
-              f"{statistics.median(ratios):7.2f}   {' '.join(f'{r:.2f}' for r in ratios)}", flush=True)
+            for k, (_, time_steps) in enumerate(references):
+                theirs[k].append(time_steps(width, size, batch, args.min_seconds)[0] * 1e3)
+        columns, per_round = [], []
+        for times in theirs:
+            ratios = [t / m for t, m in zip(times, ours)]
+            columns.append(f"{statistics.median(times):18.1f} {statistics.median(ratios):6.2f}")
+            per_round.append(" ".join(f"{r:.2f}" for r in ratios))
+        print(f"{f'{width},{size},{batch}':<18} {statistics.median(ours):12.1f} {' '.join(columns)}   "
+              f"{' | '.join(per_round)}", flush=True)
     print(f"# modelmix built for: {simd}")
 
 

@@ -98,6 +98,12 @@ def time_steps(width, size, batch, min_seconds, warmup=4):
         adam.step()
         return float(loss)
 
+    return time_loop(step, min_seconds, warmup)
+
+
+def time_loop(step, min_seconds, warmup=4):
+    """Median and best seconds of step() after `warmup` untimed calls: at least 5 timed calls
+    and at least min_seconds of them."""
     for _ in range(warmup):
         step()
     times = []

@@ -178,6 +178,20 @@ TEST_CASE("gradcheck accepts a correct gradient and rejects a wrong or missing o
   CHECK(p.checked == 6);
 }
 
+TEST_CASE("gradcheck rejects a NaN gradient", "[autograd][gradcheck]") {
+  // Every comparison with NaN is false: an "error > tolerance" test would let it pass.
+  auto nan_backward = [](Tape<double>& tape, const std::vector<Var<double>>& in) {
+    Var<double> x = in[0];
+    return tape.record("nan", x.value(), {x}, [&tape, x](const Tensor<double>&) {
+      if (Tensor<double>* gx = tape.grad_slot(x)) (*gx)[1] += std::nan("");
+    });
+  };
+  const auto result = autograd::gradcheck(nan_backward, {Tensor<double>(Shape{3}, std::vector<double>{1, 2, 3})});
+  CHECK_FALSE(result.ok);
+  CHECK_THAT(result.report, Catch::Contains("input0[1]"));
+  CHECK(std::isnan(result.max_abs_error));
+}
+
 TEST_CASE("gradcheck rejects a backward that overwrites (=) instead of accumulating (+=)", "[autograd][gradcheck]") {
   // y = a ⊙ b with the right values but `=` into the input gradients: on a fresh zero slot
   // that looks correct, so only the checker's pre-filled sentinel can expose it.

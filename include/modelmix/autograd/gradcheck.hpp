@@ -136,9 +136,9 @@ inline gradcheck_result gradcheck(const gradcheck_function& fn, std::vector<Tens
       values[i] = saved;
       const double numeric = (plus - minus) / (2 * options.eps);
       const double err = std::abs(numeric - analytic[i]);
-      result.max_abs_error = std::max(result.max_abs_error, err);
+      if (std::isnan(err) || err > result.max_abs_error) result.max_abs_error = err;  // a NaN sticks
       ++result.checked;
-      if (err > options.atol + options.rtol * std::abs(numeric)) {
+      if (!(err <= options.atol + options.rtol * std::abs(numeric))) {  // NaN fails too
         if (result.ok || std::count(result.report.begin(), result.report.end(), '\n') < options.max_reported)
           result.report += cat(name, "[", i, "]: analytic ", analytic[i], " numeric ", numeric, "\n");
         result.ok = false;

@@ -4,7 +4,8 @@
 // A Tape is a list of nodes in execution order. Each op appends its result and, when any
 // input needs a gradient, a backward closure. Execution order is already a topological
 // order, so backward() just walks the closures in reverse; each closure reads the gradient
-// of its output and adds (+=) into the gradients of its inputs.
+// of its output and adds (+=) into the gradients of its inputs (or, through grad_target,
+// writes a slot nothing has written yet).
 //
 //   Tape<float> tape;
 //   Var<float> x = tape.constant(image);
@@ -17,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -45,6 +47,22 @@ class no_grad_guard {
 
 template <class T>
 class Tape;
+
+// Where an op's backward writes the gradient of one input (see Tape::grad_target).
+template <class T>
+struct gradient_sink {
+  Tensor<T>* slot = nullptr;  // null: the input needs no gradient
+  bool assign = false;        // true: write every element (=); false: add (+=)
+  explicit operator bool() const { return slot != nullptr; }
+};
+
+// Tests switch this on (tests/support/catch_main.cpp): slots handed out with assign = true are
+// filled with NaN first, so an op that claims to assign but leaves an element unwritten (or
+// adds to it) yields NaN gradients instead of passing on memory that happened to be zero.
+inline bool& poison_assigned_gradients() {
+  static bool poison = false;
+  return poison;
+}
 
 // A handle to one node of a tape: cheap to copy, valid while the tape lives and is not cleared.
 template <class T>
@@ -135,6 +153,24 @@ class Tape {
       n.owned_grad = Tensor<T>::zeros(n.value->shape(), n.value->where());
     n.reached = true;
     return n.grad;
+  }
+
+  // The same slot for an op whose backward can write the whole gradient of `v` in one pass. On
+  // first use the slot is allocated without the zero fill and `assign` is true: the op must
+  // then write (=) every element instead of adding. That saves the fill and a read of zeros
+  // per activation gradient (~1-2 % of a U-Net training step, docs/benchmarks.md). Later uses,
+  // parameters (their gradients accumulate across passes and steps) and device tensors get
+  // assign = false: add as usual.
+  gradient_sink<T> grad_target(const Var<T>& v) {
+    check_owned(v, "grad_target");
+    Node& n = nodes_[v.id_];
+    if (!n.requires_grad) return {};
+    const bool fresh = n.grad == &n.owned_grad && n.owned_grad.shape() != n.value->shape();
+    if (!fresh || n.value->on_device()) return {grad_slot(v), false};
+    n.owned_grad = Tensor<T>::empty(n.value->shape());
+    if (poison_assigned_gradients()) n.owned_grad.fill(std::numeric_limits<T>::quiet_NaN());
+    n.reached = true;
+    return {n.grad, true};
   }
 
   // ---- backward ----
@@ -259,6 +295,7 @@ class trainable_only_guard {
 }  // namespace modelmix::autograd
 
 namespace modelmix {
+using autograd::gradient_sink;
 using autograd::no_grad_guard;
 using autograd::Tape;
 using autograd::trainable_only_guard;

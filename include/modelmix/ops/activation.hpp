@@ -13,8 +13,9 @@ Var<T> relu(const Var<T>& x) {
   Tensor<T> y = Tensor<T>::empty(x.shape(), where);
   run_on("relu", where, [&] { cpu::relu(x.value().data(), y.data(), y.numel()); });
   return tape.record("relu", std::move(y), {x}, [&tape, x](const Tensor<T>& g) {
-    if (Tensor<T>* gx = tape.grad_slot(x))
-      run_on("relu", g.where(), [&] { cpu::relu_backward(x.value().data(), g.data(), gx->data(), g.numel()); });
+    if (const gradient_sink<T> gx = tape.grad_target(x))
+      run_on("relu", g.where(),
+             [&] { cpu::relu_backward(x.value().data(), g.data(), gx.slot->data(), g.numel(), gx.assign); });
   });
 }
 

@@ -64,13 +64,13 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, co
   return tape.record(
       "batch_norm2d", std::move(y), {x, gamma, beta},
       [&tape, x, gamma, beta, mean = std::move(mean), rstd = std::move(rstd), extents, training](const Tensor<T>& g) {
-        Tensor<T>* gx = tape.grad_slot(x);
+        const gradient_sink<T> gx = tape.grad_target(x);
         Tensor<T>* gg = tape.grad_slot(gamma);
         Tensor<T>* gb = tape.grad_slot(beta);
         run_on("batch_norm2d", g.where(), [&] {
           cpu::batch_norm2d_backward(extents, training, g.data(), x.value().data(), gamma.value().data(), mean.data(),
-                                     rstd.data(), gx ? gx->data() : nullptr, gg ? gg->data() : nullptr,
-                                     gb ? gb->data() : nullptr);
+                                     rstd.data(), gx ? gx.slot->data() : nullptr, gg ? gg->data() : nullptr,
+                                     gb ? gb->data() : nullptr, gx.assign);
         });
       });
 }

@@ -52,9 +52,10 @@ Var<T> concat_channels(std::span<const Var<T>> xs) {
                      [&tape, inputs = std::move(inputs), block, N, out_block](const Tensor<T>& g) {
                        index_t offset = 0;
                        for (std::size_t k = 0; k < inputs.size(); ++k) {
-                         if (Tensor<T>* gk = tape.grad_slot(inputs[k]))
+                         if (const gradient_sink<T> gk = tape.grad_target(inputs[k]))
                            run_on("concat_channels", g.where(), [&] {
-                             cpu::concat_channels_backward(g.data(), gk->data(), N, out_block, offset, block[k]);
+                             cpu::concat_channels_backward(g.data(), gk.slot->data(), N, out_block, offset, block[k],
+                                                           gk.assign);
                            });
                          offset += block[k];
                        }

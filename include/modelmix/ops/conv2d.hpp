@@ -51,6 +51,9 @@ struct conv2d_backend {
   void (*fprop)(const conv2d_problem&, const T*, T*, const mixing::spec<T>&);
   void (*dgrad)(const conv2d_problem&, const T*, T*, const mixing::spec<T>&);
   void (*wgrad)(const conv2d_problem&, const T*, const T*, const mixing::spec<T>&);
+  // dx = dgrad(…) for a fresh gradient slot; null where the backend only accumulates (the
+  // slot is then zeroed and dgrad adds into it).
+  void (*dgrad_assign)(const conv2d_problem&, const T*, T*, const mixing::spec<T>&) = nullptr;
 };
 
 // Dispatch happens here and nowhere else: by the device of the input, then by path.
@@ -65,7 +68,7 @@ conv2d_backend<T> conv2d_backend_for(device where, conv2d_path path) {
       case conv2d_path::fused:
         break;
     }
-    return {&cpu::conv2d_fprop<T>, &cpu::conv2d_dgrad<T>, &cpu::conv2d_wgrad<T>};
+    return {&cpu::conv2d_fprop<T>, &cpu::conv2d_dgrad<T>, &cpu::conv2d_wgrad<T>, &cpu::conv2d_dgrad_assign<T>};
   }, [&]() -> conv2d_backend<T> {
 #if MODELMIX_WITH_CUDA
     if constexpr (std::is_same_v<T, float>) {
@@ -154,7 +157,14 @@ Var<T> conv2d(const Var<T>& x, std::span<const mixing::operand<std::type_identit
                          if (spec.terms[i].grad_coeff && where != device::cpu)
                            spec.terms[i].grad_coeff = dc_device.data() + i;
                        }
-                       if (Tensor<T>* gx = tape.grad_slot(x)) backend.dgrad(pb, g.data(), gx->data(), spec);
+                       if (const gradient_sink<T> gx = tape.grad_target(x)) {
+                         if (gx.assign && backend.dgrad_assign) {
+                           backend.dgrad_assign(pb, g.data(), gx.slot->data(), spec);
+                         } else {
+                           if (gx.assign) gx.slot->zero();
+                           backend.dgrad(pb, g.data(), gx.slot->data(), spec);
+                         }
+                       }
                        backend.wgrad(pb, x.value().data(), g.data(), spec);
                        if (where == device::cpu) return;
                        const Tensor<T> dc = dc_device.to_host();

@@ -48,9 +48,9 @@ Var<T> dropout(const Var<T>& x, std::type_identity_t<T> p, std::uint64_t seed, b
     cpu::dropout_apply(x.value().data(), y.data(), false, y.numel(), keep_scale, seed_hash, threshold);
   });
   return tape.record("dropout", std::move(y), {x}, [&tape, x, keep_scale, seed_hash, threshold](const Tensor<T>& g) {
-    if (Tensor<T>* gx = tape.grad_slot(x))
+    if (const gradient_sink<T> gx = tape.grad_target(x))
       run_on("dropout", g.where(), [&] {
-        cpu::dropout_apply(g.data(), gx->data(), true, g.numel(), keep_scale, seed_hash, threshold);
+        cpu::dropout_apply(g.data(), gx.slot->data(), !gx.assign, g.numel(), keep_scale, seed_hash, threshold);
       });
   });
 }

@@ -31,10 +31,11 @@ Var<T> max_pool2d(const Var<T>& x) {
          [&] { cpu::max_pool2d(x.value().data(), y.data(), argmax.data(), planes, H, W, Ho, Wo); });
   return tape.record("max_pool2d", std::move(y), {x},
                      [&tape, x, argmax = std::move(argmax), planes, H, W, Ho, Wo](const Tensor<T>& g) {
-                       Tensor<T>* gx = tape.grad_slot(x);
+                       const gradient_sink<T> gx = tape.grad_target(x);
                        if (!gx) return;
                        run_on("max_pool2d", g.where(), [&] {
-                         cpu::max_pool2d_backward(g.data(), argmax.data(), gx->data(), planes, H, W, Ho, Wo);
+                         cpu::max_pool2d_backward(g.data(), argmax.data(), gx.slot->data(), planes, H, W, Ho, Wo,
+                                                  gx.assign);
                        });
                      });
 }

@@ -25,10 +25,10 @@ Var<T> softmax_channels(const Var<T>& x) {
   // Backward reads y; a copy is kept because the closure cannot name its own output node.
   Tensor<T> saved = y;
   return tape.record("softmax_channels", std::move(y), {x}, [&tape, x, y = std::move(saved), N, C, S](const Tensor<T>& g) {
-    Tensor<T>* gx = tape.grad_slot(x);
+    const gradient_sink<T> gx = tape.grad_target(x);
     if (!gx) return;
     run_on("softmax_channels", g.where(),
-           [&] { cpu::softmax_channels_backward(g.data(), y.data(), gx->data(), N, C, S); });
+           [&] { cpu::softmax_channels_backward(g.data(), y.data(), gx.slot->data(), N, C, S, gx.assign); });
   });
 }
 

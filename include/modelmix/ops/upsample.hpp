@@ -26,10 +26,10 @@ Var<T> upsample_nearest2x(const Var<T>& x) {
   Tensor<T> y = Tensor<T>::empty(Shape{s[0], s[1], 2 * H, 2 * W}, where);
   run_on("upsample_nearest2x", where, [&] { cpu::upsample_nearest2x(x.value().data(), y.data(), planes, H, W); });
   return tape.record("upsample_nearest2x", std::move(y), {x}, [&tape, x, planes, H, W](const Tensor<T>& g) {
-    Tensor<T>* gx = tape.grad_slot(x);
+    const gradient_sink<T> gx = tape.grad_target(x);
     if (!gx) return;
     run_on("upsample_nearest2x", g.where(),
-           [&] { cpu::upsample_nearest2x_backward(g.data(), gx->data(), planes, H, W); });
+           [&] { cpu::upsample_nearest2x_backward(g.data(), gx.slot->data(), planes, H, W, gx.assign); });
   });
 }
 

@@ -60,10 +60,11 @@ void batch_norm2d_forward(const batch_norm_extents& e, const T* px, const T* pg,
 }
 
 // ∂β += Σg, ∂γ += Σg·x̂, ∂x += γ·r·(g − Σg/M − x̂·Σ(g·x̂)/M) (training) or γ·r·g (eval).
-// gx, gg, gb may each be null (not wanted); the others are accumulated into.
+// gx, gg, gb may each be null (not wanted); the others are accumulated into, except gx when
+// `assign_gx` (then written).
 template <class T>
 void batch_norm2d_backward(const batch_norm_extents& e, bool training, const T* pgo, const T* px, const T* pgamma,
-                           const double* mean, const double* rstd, T* gx, T* gg, T* gb) {
+                           const double* mean, const double* rstd, T* gx, T* gg, T* gb, bool assign_gx = false) {
   const index_t N = e.N, C = e.C, HW = e.HW, M = N * HW;
 #pragma omp parallel for schedule(static) if (N * C * HW >= parallel_min_work)
   for (index_t c = 0; c < C; ++c) {
@@ -89,7 +90,10 @@ void batch_norm2d_backward(const batch_norm_extents& e, bool training, const T* 
       const T* go = pgo + (n * C + c) * HW;
       const T* in = px + (n * C + c) * HW;
       T* out = gx + (n * C + c) * HW;
-      for (index_t i = 0; i < HW; ++i) out[i] += a * go[i] + b * in[i] + d;
+      if (assign_gx)
+        for (index_t i = 0; i < HW; ++i) out[i] = a * go[i] + b * in[i] + d;
+      else
+        for (index_t i = 0; i < HW; ++i) out[i] += a * go[i] + b * in[i] + d;
     }
   }
 }

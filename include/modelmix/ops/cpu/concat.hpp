@@ -22,11 +22,15 @@ void concat_channels(const T* const* xs, const index_t* block, std::size_t count
 
 // dst[n, i] += g[n, offset + i] for the block of one input (block elements per sample).
 template <class T>
-void concat_channels_backward(const T* g, T* dst, index_t N, index_t out_block, index_t offset, index_t block) {
+void concat_channels_backward(const T* g, T* dst, index_t N, index_t out_block, index_t offset, index_t block,
+                              bool assign = false) {
   for (index_t n = 0; n < N; ++n) {
     const T* src = g + n * out_block + offset;
     T* d = dst + n * block;
-    for (index_t i = 0; i < block; ++i) d[i] += src[i];
+    if (assign)
+      std::copy(src, src + block, d);
+    else
+      for (index_t i = 0; i < block; ++i) d[i] += src[i];
   }
 }
 

@@ -18,7 +18,8 @@
 // A band of output rows keeps its column buffer (C·R·S × rows·Q) near L2 size. A 1×1,
 // stride-1, unpadded filter needs no im2col: the input itself is the B operand.
 //
-// fprop overwrites y; dgrad and wgrad accumulate (+=) into dx and the spec's gradient pointers.
+// fprop overwrites y; dgrad and wgrad accumulate (+=) into dx and the spec's gradient pointers
+// (conv2d_dgrad_assign writes dx).
 // Inside the parallel region Eigen runs single-threaded, so threads never nest.
 #include <Eigen/Core>
 #include <algorithm>
@@ -216,6 +217,20 @@ void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::sp
       }
     }
   }
+}
+
+// dx = dgrad(dy) instead of +=, for a gradient slot written here first (Tape::grad_target):
+// the direct kernel stores its tiles; the GEMM path, which scatters with col2im, zeroes dx first.
+template <class T>
+void conv2d_dgrad_assign(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec) {
+#if MODELMIX_HAS_DIRECT_CONV
+  if (direct_conv_applies<T>(pb)) {
+    check_conv2d_spec("cpu::conv2d_dgrad", pb, spec, conv2d_role::dgrad);
+    return conv2d_direct_dgrad(pb, dy, dx, spec, detail::worth_threads(pb), true);
+  }
+#endif
+  parallel_chunks(pb.N * pb.C * pb.H * pb.W, [dx](index_t i0, index_t i1) { std::fill(dx + i0, dx + i1, T(0)); });
+  conv2d_dgrad(pb, dy, dx, spec);
 }
 
 template <class T>

@@ -257,12 +257,14 @@ void conv2d_direct_fprop(const conv2d_problem& pb, const T* x, T* y, const mixin
   direct::convolve(direct::make_plan<T>(pb), x, packed.get(), bias.get(), false, y, threads);
 }
 
-// dx += conv(dy, W') with W' the flipped, transposed Σ c_i·W_i.
+// dx += conv(dy, W') with W' the flipped, transposed Σ c_i·W_i (dx = … when `assign`).
 template <class T>
-void conv2d_direct_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec, bool threads) {
+void conv2d_direct_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec, bool threads,
+                         bool assign = false) {
   const auto packed = direct::pack_dgrad(pb, spec);
   const conv2d_problem back{pb.N, pb.K, pb.P(), pb.Q(), pb.C, pb.R, pb.S, pb.R - 1 - pb.pad_h, pb.S - 1 - pb.pad_w, 1, 1};
-  direct::convolve(direct::make_plan<T>(back), dy, packed.get(), static_cast<const T*>(nullptr), true, dx, threads);
+  direct::convolve(direct::make_plan<T>(back), dy, packed.get(), static_cast<const T*>(nullptr), !assign, dx,
+                   threads);
 }
 
 #endif  // MODELMIX_HAS_DIRECT_CONV

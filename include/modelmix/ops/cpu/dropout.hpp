@@ -13,7 +13,8 @@ inline bool dropout_keep_hashed(std::uint64_t seed_hash, std::uint64_t index, st
 }
 
 // out_i (+)= in_i · m_i · keep_scale, m_i = [hash(seed_hash + i) ≥ threshold]: overwritten for
-// the forward, accumulated (accumulate = true) for the backward, which passes g as `in`.
+// the forward, accumulated (accumulate = true) for the backward, which passes g as `in` (and
+// overwrites too when the gradient slot is written first, Tape::grad_target).
 template <class T>
 void dropout_apply(const T* in, T* out, bool accumulate, index_t n, T keep_scale, std::uint64_t seed_hash,
                    std::uint64_t threshold) {

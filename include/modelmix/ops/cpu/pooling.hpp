@@ -1,5 +1,6 @@
 #pragma once
 // CPU loops of ops::max_pool2d (ops/pooling.hpp).
+#include <algorithm>
 #include <cstdint>
 
 #include "modelmix/ops/cpu/parallel.hpp"
@@ -31,18 +32,21 @@ void max_pool2d(const T* px, T* py, std::uint8_t* pa, index_t planes, index_t H,
   }
 }
 
-// pd[argmax position of o] += pg[o]
+// pd[argmax position of o] += pg[o]; with `assign`, pd is first zeroed plane by plane (in cache).
 template <class T>
 void max_pool2d_backward(const T* pg, const std::uint8_t* pa, T* pd, index_t planes, index_t H, index_t W, index_t Ho,
-                         index_t Wo) {
+                         index_t Wo, bool assign = false) {
 #pragma omp parallel for schedule(static) if (planes * H * W >= parallel_min_work)
-  for (index_t p = 0; p < planes; ++p)
+  for (index_t p = 0; p < planes; ++p) {
+    // Assigning: the pixels no window picked (and an odd last row/column) get 0.
+    if (assign) std::fill(pd + p * H * W, pd + (p + 1) * H * W, T(0));
     for (index_t i = 0; i < Ho; ++i)
       for (index_t j = 0; j < Wo; ++j) {
         const index_t o = (p * Ho + i) * Wo + j;
         const index_t a = pa[o] >> 1, b = pa[o] & 1;
         pd[p * H * W + (2 * i + a) * W + 2 * j + b] += pg[o];
       }
+  }
 }
 
 }  // namespace modelmix::ops::cpu

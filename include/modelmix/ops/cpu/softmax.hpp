@@ -34,7 +34,7 @@ void softmax_channels(const T* px, T* py, index_t N, index_t C, index_t S) {
 
 // pd[n,c,s] += y[n,c,s] · (g[n,c,s] − Σ_c' g[n,c',s]·y[n,c',s])
 template <class T>
-void softmax_channels_backward(const T* pg, const T* py, T* pd, index_t N, index_t C, index_t S) {
+void softmax_channels_backward(const T* pg, const T* py, T* pd, index_t N, index_t C, index_t S, bool assign = false) {
   static constexpr index_t block = softmax_block;
   const index_t blocks = (S + block - 1) / block, tasks = N * blocks;
 #pragma omp parallel for schedule(static) if (N * C * S >= parallel_min_work)
@@ -45,7 +45,10 @@ void softmax_channels_backward(const T* pg, const T* py, T* pd, index_t N, index
     for (index_t c = 0; c < C; ++c)
       for (index_t i = 0; i < len; ++i) dot[i] += pg[base + c * S + i] * py[base + c * S + i];
     for (index_t c = 0; c < C; ++c)
-      for (index_t i = 0; i < len; ++i) pd[base + c * S + i] += py[base + c * S + i] * (pg[base + c * S + i] - dot[i]);
+      for (index_t i = 0; i < len; ++i) {
+        const T d = py[base + c * S + i] * (pg[base + c * S + i] - dot[i]);
+        pd[base + c * S + i] = assign ? d : pd[base + c * S + i] + d;
+      }
   }
 }
 

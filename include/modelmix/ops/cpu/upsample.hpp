@@ -36,14 +36,15 @@ void upsample_nearest2x(const T* px, T* py, index_t planes, index_t H, index_t W
 
 // pd[i, j] += Σ_{a,b} pg[2i+a, 2j+b]
 template <class T>
-void upsample_nearest2x_backward(const T* pg, T* pd, index_t planes, index_t H, index_t W) {
+void upsample_nearest2x_backward(const T* pg, T* pd, index_t planes, index_t H, index_t W, bool assign = false) {
 #pragma omp parallel for schedule(static) if (planes * 4 * H * W >= parallel_min_work)
   for (index_t p = 0; p < planes; ++p)
     for (index_t i = 0; i < H; ++i) {
       const T* g0 = pg + (p * 2 * H + 2 * i) * 2 * W;
       const T* g1 = g0 + 2 * W;
       T* d = pd + (p * H + i) * W;
-      for (index_t j = 0; j < W; ++j) d[j] += (g0[2 * j] + g0[2 * j + 1]) + (g1[2 * j] + g1[2 * j + 1]);
+      for (index_t j = 0; j < W; ++j)
+        d[j] = (assign ? T(0) : d[j]) + ((g0[2 * j] + g0[2 * j + 1]) + (g1[2 * j] + g1[2 * j + 1]));
     }
 }
 
