@@ -4,6 +4,8 @@
 // by K or C) are hit under AVX2 and AVX-512 alike.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <utility>
 #include <vector>
 
 #include "modelmix/ops/cpu/conv2d.hpp"
@@ -35,6 +37,18 @@ std::vector<conv2d_problem> direct_problems() {
           {2, 4, 7, v + 3, 4, 3, 3, 1, 1, 1, 1}};            // two vectors per row, the second cut
 }
 
+// Each parent's weight and (optionally) bias.
+template <class T>
+std::pair<std::vector<Tensor<T>>, std::vector<Tensor<T>>> random_parents(const conv2d_problem& pb, std::size_t terms,
+                                                                          bool with_bias, unsigned seed) {
+  std::vector<Tensor<T>> w, b;
+  for (std::size_t i = 0; i < terms; ++i) {
+    w.push_back(random_tensor<T>(pb.filter_shape(), seed + 2 * unsigned(i)));
+    if (with_bias) b.push_back(random_tensor<T>(pb.bias_shape(), seed + 2 * unsigned(i) + 1));
+  }
+  return {std::move(w), std::move(b)};
+}
+
 template <class T>
 mixing::spec<T> mixed_spec(const conv2d_problem& pb, const std::vector<Tensor<T>>& w, const std::vector<Tensor<T>>& b,
                            const std::vector<T>& coeffs) {
@@ -48,6 +62,9 @@ mixing::spec<T> mixed_spec(const conv2d_problem& pb, const std::vector<Tensor<T>
 
 template <class T>
 constexpr double tolerance = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+// wgrad sums over N·P·Q pixels (thousands) in T: the GEMM path's tests allow the same.
+template <class T>
+constexpr double wgrad_tolerance = std::is_same_v<T, float> ? 1e-4 : 1e-11;
 
 }  // namespace
 
@@ -61,11 +78,7 @@ TEMPLATE_TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dg
         for (bool threads : {false, true}) {
           seed += 20;
           INFO(pb.str() << " terms=" << coeffs.size() << " bias=" << with_bias << " threads=" << threads);
-          std::vector<Tensor<T>> w, b;
-          for (std::size_t i = 0; i < coeffs.size(); ++i) {
-            w.push_back(random_tensor<T>(pb.filter_shape(), seed + 2 * unsigned(i)));
-            if (with_bias) b.push_back(random_tensor<T>(pb.bias_shape(), seed + 2 * unsigned(i) + 1));
-          }
+          const auto [w, b] = random_parents<T>(pb, coeffs.size(), with_bias, seed);
           const mixing::spec<T> spec = mixed_spec(pb, w, b, coeffs);
           const Tensor<T> x = random_tensor<T>(pb.input_shape(), seed + 10);
           const Tensor<T> dy = random_tensor<T>(pb.output_shape(), seed + 11);
@@ -86,6 +99,54 @@ TEMPLATE_TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dg
   }
 }
 
+TEMPLATE_TEST_CASE("direct 3x3 wgrad matches the reference, into every parent's weight, bias and coefficient",
+                   "[ops][conv][direct]", float, double) {
+  using T = TestType;
+  unsigned seed = 9000;
+  for (const conv2d_problem& pb : direct_problems<T>()) {
+    if (pb.R != 3 || pb.S != 3) continue;  // the kernel's filter (it runs in any build; the dispatch decides)
+    for (const std::vector<T>& coeffs : {std::vector<T>{T(1)}, std::vector<T>{T(0.3), T(0.7)}}) {
+      for (bool with_bias : {true, false}) {
+        for (bool threads : {false, true}) {
+          seed += 20;
+          INFO(pb.str() << " terms=" << coeffs.size() << " bias=" << with_bias << " threads=" << threads);
+          const auto [w, b] = random_parents<T>(pb, coeffs.size(), with_bias, seed);
+          const Tensor<T> x = random_tensor<T>(pb.input_shape(), seed + 10);
+          const Tensor<T> dy = random_tensor<T>(pb.output_shape(), seed + 11);
+          // Gradients accumulate: both runs start from the same non-zero values.
+          struct grads {
+            std::vector<Tensor<T>> w, b;
+            std::vector<T> c;
+          } ours, ref;
+          for (grads* g : {&ours, &ref}) {
+            for (std::size_t i = 0; i < coeffs.size(); ++i) {
+              g->w.push_back(random_tensor<T>(pb.filter_shape(), seed + 12));
+              g->b.push_back(random_tensor<T>(pb.bias_shape(), seed + 13));
+              g->c.push_back(T(0.25));
+            }
+          }
+          auto spec_into = [&](grads& g) {
+            mixing::spec<T> spec = mixed_spec(pb, w, b, coeffs);
+            for (std::size_t i = 0; i < coeffs.size(); ++i) {
+              spec.terms[i].grad_weight = g.w[i].data();
+              spec.terms[i].grad_bias = with_bias ? g.b[i].data() : nullptr;
+              spec.terms[i].grad_coeff = coeffs.size() > 1 ? &g.c[i] : nullptr;
+            }
+            return spec;
+          };
+          ops::cpu::conv2d_direct_wgrad(pb, x.data(), dy.data(), spec_into(ours), threads);
+          ops::reference::conv2d_wgrad(pb, x.data(), dy.data(), spec_into(ref));
+          for (std::size_t i = 0; i < coeffs.size(); ++i) {
+            CHECK(max_relative_error(ours.w[i], ref.w[i]) < wgrad_tolerance<T>);
+            CHECK(max_relative_error(ours.b[i], ref.b[i]) < wgrad_tolerance<T>);
+            CHECK(std::abs(double(ours.c[i] - ref.c[i])) < 100 * wgrad_tolerance<T> * (1 + std::abs(double(ref.c[i]))));
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("the CPU conv2d takes the direct kernel for stride-1 U-Net layers and the GEMM path elsewhere",
           "[ops][conv][direct]") {
   using ops::cpu::direct_conv_applies;
@@ -97,6 +158,11 @@ TEST_CASE("the CPU conv2d takes the direct kernel for stride-1 U-Net layers and 
   CHECK_FALSE(direct_conv_applies<float>({4, 16, 128, 128, 4, 1, 1, 0, 0, 1, 1}));   // pointwise
   CHECK(direct_conv_applies<float>({4, 256, 16, 16, 256, 3, 3, 1, 1, 1, 1}));        // a deep 16² layer
   CHECK_FALSE(direct_conv_applies<float>({4, 256, v - 1, v - 1, 256, 3, 3, 1, 1, 1, 1}));  // rows narrower than a vector
+  // wgrad: 3×3 only, and only where AVX-512 gives its tile the registers
+  CHECK(ops::cpu::direct_wgrad_applies<float>({4, 16, 128, 128, 16, 3, 3, 1, 1, 1, 1}) ==
+        ops::cpu::direct::wgrad_pays);
+  CHECK_FALSE(ops::cpu::direct_wgrad_applies<float>({4, 16, 128, 128, 16, 5, 5, 2, 2, 1, 1}));
+  CHECK_FALSE(ops::cpu::direct_wgrad_applies<float>({4, 16, 128, 128, 16, 3, 3, 1, 1, 2, 2}));
 }
 
 #else

@@ -28,6 +28,7 @@
 
 #include "modelmix/ops/conv2d_spec.hpp"
 #include "modelmix/ops/cpu/conv2d_direct.hpp"
+#include "modelmix/ops/cpu/conv2d_direct_wgrad.hpp"
 #include "modelmix/ops/cpu/im2col.hpp"
 #include "modelmix/ops/cpu/mix_gradient.hpp"
 #include "modelmix/tensor/eigen_view.hpp"
@@ -240,6 +241,9 @@ void conv2d_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mixin
   const bool want_dw = spec.wants_weight_grad();
   if (!want_dw && !want_db) return;
 
+#if MODELMIX_HAS_DIRECT_CONV
+  if (direct_wgrad_applies<T>(pb)) return conv2d_direct_wgrad(pb, x, dy, spec, detail::worth_threads(pb));
+#endif
   const index_t K = pb.K, CRS = pb.gemm_k(), PQ = pb.P() * pb.Q();
   if (want_dw && detail::whole_batch_wgrad(pb)) return detail::conv2d_wgrad_whole_batch(pb, x, dy, spec);
   const detail::band_grid grid(pb, 1);
