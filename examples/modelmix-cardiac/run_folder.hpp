@@ -56,6 +56,8 @@ struct run_config {
   double lr = 1e-3;
   std::string schedule = "poly";  // constant | poly | cosine, over iters
   std::uint64_t seed = 42;
+  // Cadence, not configuration: a resume keeps these unless they are given again.
+  modelmix::index_t val_every = 100, checkpoint_every = 100;
 
   [[nodiscard]] modelmix::models::unet_options network() const {
     return {.in_channels = 1, .classes = 4, .width = width, .depth = depth};
@@ -77,6 +79,8 @@ inline void check_run_config(const run_config& c, const std::string& prefix) {
   require_in_range(name("iters").c_str(), c.iters, 1, 100'000'000);
   require_in_range(name("batch").c_str(), c.batch, 2, 4096);
   require_in_range(name("shots").c_str(), c.shots, 1, 100'000);
+  require_in_range(name("val-every").c_str(), c.val_every, 1, 100'000'000);
+  require_in_range(name("checkpoint-every").c_str(), c.checkpoint_every, 1, 100'000'000);
   require_network_shape(c.size, c.width, c.depth, prefix);
   (void)modelmix::method::parse_training_method(c.method);
   (void)modelmix::data::label_set_by_name(c.label_set);
@@ -115,7 +119,8 @@ inline void save_run_config(const std::filesystem::path& run, const run_config& 
   const nlohmann::json j{{"preset", c.preset}, {"method", c.method}, {"tasks", tasks},   {"val", c.val},
                          {"label_set", c.label_set}, {"size", c.size},     {"width", c.width}, {"depth", c.depth},
                          {"batch", c.batch},         {"iters", c.iters},   {"shots", c.shots}, {"lr", c.lr},
-                         {"schedule", c.schedule},   {"seed", c.seed}};
+                         {"schedule", c.schedule},   {"seed", c.seed},     {"val_every", c.val_every},
+                         {"checkpoint_every", c.checkpoint_every}};
   write_text_atomically(run_json(run), j.dump(2) + "\n");
 }
 
@@ -144,6 +149,9 @@ inline run_config load_run_config(const std::filesystem::path& run) {
     c.lr = j.at("lr").get<double>();
     c.schedule = j.value("schedule", std::string("poly"));
     c.seed = j.at("seed").get<std::uint64_t>();
+    // Runs written before the cadence was stored resume with the defaults.
+    c.val_every = j.value("val_every", c.val_every);
+    c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
     MODELMIX_REQUIRE(!c.tasks.empty(), "no tasks");
     for (const auto& t : c.tasks) (void)parse_task_spec(t.name + "=" + t.folder.string(), "task");
     check_run_config(c, "");

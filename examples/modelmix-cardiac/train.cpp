@@ -24,10 +24,8 @@ using namespace modelmix;
 struct train_settings {
   std::vector<std::string> tasks;
   std::vector<std::string> repeats, splits;  // NAME=K, NAME=seeded|sorted
-  index_t val_every = 100;
   std::filesystem::path out;
   run_config config;
-  index_t checkpoint_every = 100;
   bool resume = false;
   int threads = 0;
   double memory_budget = 0;  // GiB; 0 = 80 % of the machine's memory
@@ -39,8 +37,6 @@ struct train_settings {
 // Ranges of the numeric settings, checked before anything is read or written.
 void check_settings(const train_settings& s, const run_config& c) {
   check_run_config(c, "--");
-  require_in_range("--checkpoint-every", s.checkpoint_every, 1, 100'000'000);
-  require_in_range("--val-every", s.val_every, 1, 100'000'000);
   (void)memory_budget_bytes(s.memory_budget);
   (void)method::parse_nonfinite_policy(s.on_nonfinite);
 }
@@ -248,9 +244,12 @@ void run_train(train_settings s) {
     MODELMIX_REQUIRE(has_checkpoint, "--resume: ", run_checkpoint(s.out).string(), " does not exist");
     const run_config saved = load_run_config(s.out);
     check_resume_options(s, c, saved);
-    const index_t iters = s.given.contains("--iters") ? c.iters : saved.iters;
+    // What a resumed run may change: train for longer, validate or save at another cadence.
+    const run_config given = c;
     c = saved;
-    c.iters = iters;  // the only setting a resumed run may change: train for longer
+    if (s.given.contains("--iters")) c.iters = given.iters;
+    if (s.given.contains("--val-every")) c.val_every = given.val_every;
+    if (s.given.contains("--checkpoint-every")) c.checkpoint_every = given.checkpoint_every;
   } else {
     MODELMIX_REQUIRE(!has_checkpoint, "--out ", s.out.string(),
                      " already holds a run; continue it with --resume or choose another folder");
@@ -319,7 +318,7 @@ void run_train(train_settings s) {
                    r.nonfinite.c_str());
     progress.update(r, trainer);
     curves.add_step(r);
-    if (trainer.steps_done() % s.val_every == 0 || trainer.steps_done() == c.iters) {
+    if (trainer.steps_done() % c.val_every == 0 || trainer.steps_done() == c.iters) {
       const double now = progress.seconds();
       const double rate = double(trainer.steps_done() - row_first_step) / std::max(now - row_start, 1e-9);
       std::vector<std::vector<double>> dice;
@@ -338,7 +337,7 @@ void run_train(train_settings s) {
       row_start = progress.seconds();
       row_first_step = trainer.steps_done();
     }
-    if (trainer.steps_done() % s.checkpoint_every == 0 || trainer.steps_done() == c.iters) {
+    if (trainer.steps_done() % c.checkpoint_every == 0 || trainer.steps_done() == c.iters) {
       trainer.save(run_checkpoint(s.out));
       saved_step = trainer.steps_done();
     }
@@ -380,7 +379,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"stop", "skip"}))
       ->capture_default_str();
   cmd->add_option("--test-poison-step", s->poison_step, "Test hook: a NaN in the network at this step")->group("");
-  cmd->add_option("--checkpoint-every", s->checkpoint_every, "Steps between checkpoints")->capture_default_str();
+  cmd->add_option("--checkpoint-every", s->config.checkpoint_every, "Steps between checkpoints")->capture_default_str();
   cmd->add_option("--scribbled-repeat", s->repeats,
                   "NAME=K: copies of each of task NAME's scribbled slices per epoch (default: about as many as unlabeled)");
   cmd->add_option("--split", s->splits,
@@ -389,11 +388,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--val", s->config.val,
                   "NAME=DIR: score task NAME's network on DIR (images/, labels/) every --val-every steps; keeps "
                   "best.safetensors");
-  cmd->add_option("--val-every", s->val_every, "Steps between rows of curves.csv (and validations)")->capture_default_str();
+  cmd->add_option("--val-every", s->config.val_every, "Steps between rows of curves.csv (and validations)")->capture_default_str();
   cmd->add_flag("--resume", s->resume, "Continue the run in --out from its checkpoint");
   cmd->callback([s, cmd] {
     for (const char* o : {"--task", "--method", "--labels-set", "--shots", "--iters", "--batch", "--size", "--width",
-                          "--depth", "--lr", "--schedule", "--seed", "--preset", "--val"})
+                          "--depth", "--lr", "--schedule", "--seed", "--preset", "--val", "--val-every", "--checkpoint-every"})
       if (cmd->count(o) > 0) s->given.insert(o);
     run_train(*s);
   });

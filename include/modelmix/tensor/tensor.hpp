@@ -107,8 +107,7 @@ class Tensor {
   // thread while the others waited.
   void zero() {
     if (on_device()) return detail::device_fill_zero(device_.get(), bytes());
-    T* p = host_.data();
-    ops::cpu::parallel_chunks(numel(), [p](index_t begin, index_t end) { std::fill(p + begin, p + end, T(0)); });
+    ops::cpu::fill_zero(host_.data(), numel());
   }
 
   // ---- moving between devices ----

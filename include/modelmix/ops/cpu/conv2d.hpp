@@ -230,7 +230,7 @@ void conv2d_dgrad_assign(const conv2d_problem& pb, const T* dy, T* dx, const mix
     return conv2d_direct_dgrad(pb, dy, dx, spec, detail::worth_threads(pb), true);
   }
 #endif
-  parallel_chunks(pb.N * pb.C * pb.H * pb.W, [dx](index_t i0, index_t i1) { std::fill(dx + i0, dx + i1, T(0)); });
+  fill_zero(dx, pb.N * pb.C * pb.H * pb.W);
   conv2d_dgrad(pb, dy, dx, spec);
 }
 

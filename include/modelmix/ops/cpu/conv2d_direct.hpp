@@ -213,8 +213,10 @@ std::unique_ptr<T[]> pack_fprop(const conv2d_problem& pb, const mixing::spec<T>&
   auto out = packed_buffer<T>(kbs, pb.C, pb.R, pb.S);
   for (const mixing::term<T>& t : spec.terms)
     for (index_t k = 0; k < pb.K; ++k)
-      for (index_t i = 0; i < CRS; ++i)
-        out[std::size_t(((k / tile_k) * CRS + i) * tile_k + k % tile_k)] += t.coeff * t.weight[k * CRS + i];
+      for (index_t i = 0; i < CRS; ++i) {
+        T& o = out[std::size_t(((k / tile_k) * CRS + i) * tile_k + k % tile_k)];
+        o = mixing::accumulate(o, t.coeff, t.weight[k * CRS + i]);
+      }
   return out;
 }
 
@@ -227,8 +229,8 @@ std::unique_ptr<T[]> pack_dgrad(const conv2d_problem& pb, const mixing::spec<T>&
     for (index_t k = 0; k < pb.K; ++k)
       for (index_t c = 0; c < pb.C; ++c)
         for (index_t rs = 0; rs < RS; ++rs) {
-          const T w = t.weight[(k * pb.C + c) * RS + RS - 1 - rs];
-          out[std::size_t((((c / tile_k) * pb.K + k) * RS + rs) * tile_k + c % tile_k)] += t.coeff * w;
+          T& o = out[std::size_t((((c / tile_k) * pb.K + k) * RS + rs) * tile_k + c % tile_k)];
+          o = mixing::accumulate(o, t.coeff, t.weight[(k * pb.C + c) * RS + RS - 1 - rs]);
         }
   return out;
 }
@@ -250,9 +252,8 @@ void conv2d_direct_fprop(const conv2d_problem& pb, const T* x, T* y, const mixin
   const auto packed = direct::pack_fprop(pb, spec);
   std::unique_ptr<T[]> bias;
   if (spec.has_bias()) {
-    bias.reset(new T[std::size_t(pb.K)]());
-    for (const mixing::term<T>& t : spec.terms)
-      for (index_t k = 0; k < pb.K; ++k) bias[std::size_t(k)] += t.coeff * t.bias[k];
+    bias.reset(new T[std::size_t(pb.K)]);
+    mixing::weighted_sum(bias.get(), pb.K, spec, &mixing::term<T>::bias);
   }
   direct::convolve(direct::make_plan<T>(pb), x, packed.get(), bias.get(), false, y, threads);
 }

@@ -62,12 +62,11 @@ inline void wgrad_tile(const T* slab_c, index_t slab_w, index_t rows, index_t Q,
 }
 
 // dy_n's rows [p0, p1) as [pixel][Kpad], 64-byte aligned rows; adds Σ_pixels dy into db (when
-// non-null). Channels past K are zeroed: their lanes are computed and dropped, and must not
-// hold denormals (slow) or garbage.
+// non-null). Writes channels [0, K) only: the caller zeroes the buffer once, so the lanes past K
+// (computed and dropped) hold zeros, not denormals (slow) or garbage.
 template <class T>
 void transpose_band(const plan& p, const T* dy_n, index_t p0, index_t p1, index_t Kpad, T* dyT, T* db) {
   const index_t pixels = (p1 - p0) * p.Q, plane = p.P * p.Q;
-  for (index_t i = 0; i < pixels; ++i) std::fill(dyT + i * Kpad + p.K, dyT + (i + 1) * Kpad, T(0));
   for (index_t k = 0; k < p.K; ++k) {
     const T* src = dy_n + k * plane + p0 * p.Q;
     T sum = 0;
@@ -115,8 +114,8 @@ void conv2d_direct_wgrad(const conv2d_problem& pb, const T* x, const T* dy, cons
     dw.assign(std::size_t(want_dw ? CT * Kpad : 0), T(0));
     db.assign(std::size_t(want_db ? p.K : 0), T(0));
     const index_t slab_rows_max = p.band + p.R - 1;
-    std::unique_ptr<T[]> slab(new T[std::size_t(p.C * slab_rows_max * p.slab_w)]);
-    aligned_vector<T> dyT(std::size_t(p.band * p.Q * Kpad));  // not zero-filled: transpose_band writes it
+    std::unique_ptr<T[]> slab(want_dw ? new T[std::size_t(p.C * slab_rows_max * p.slab_w)] : nullptr);
+    aligned_vector<T> dyT(std::size_t(p.band * p.Q * Kpad), T(0));  // the Kpad tail stays zero
 #pragma omp for schedule(static)
     for (index_t task = 0; task < tasks; ++task) {
       const index_t n = task / bands, p0 = (task % bands) * p.band, p1 = std::min(p.P, p0 + p.band);
@@ -138,15 +137,22 @@ void conv2d_direct_wgrad(const conv2d_problem& pb, const T* x, const T* dy, cons
         }
     }
   }
-  // Thread partials in thread order, then [C·9][Kpad] → dW [K][C·9].
+  // Thread partials in thread order, then [C·9][Kpad] → dW [K][C·9], a block of output channels
+  // per thread: reads run along k, and each of the block's rows of dW is written in order.
   std::vector<T> dw(std::size_t(want_dw ? p.K * CT : 0)), db(std::size_t(want_db ? p.K : 0), T(0));
-  for (index_t k = 0; k < (want_dw ? p.K : 0); ++k)
-    for (index_t i = 0; i < CT; ++i) {
-      T sum = 0;
-      for (const std::vector<T>& part : dw_parts)
-        if (!part.empty()) sum += part[std::size_t(i * Kpad + k)];
-      dw[std::size_t(k * CT + i)] = sum;
-    }
+  const index_t k_blocks = want_dw ? (p.K + block - 1) / block : 0;
+  const bool spread = thread_count > 1 && p.K * CT >= parallel_min_work;
+#pragma omp parallel for schedule(static) num_threads(thread_count) if (spread)
+  for (index_t kb = 0; kb < k_blocks; ++kb) {
+    const index_t k0 = kb * block, k1 = std::min(p.K, k0 + block);
+    for (index_t i = 0; i < CT; ++i)
+      for (index_t k = k0; k < k1; ++k) {
+        T sum = 0;
+        for (const std::vector<T>& part : dw_parts)  // empty when OpenMP ran fewer threads
+          if (!part.empty()) sum += part[std::size_t(i * Kpad + k)];
+        dw[std::size_t(k * CT + i)] = sum;
+      }
+  }
   for (const std::vector<T>& part : db_parts)
     for (std::size_t k = 0; k < part.size(); ++k) db[k] += part[k];
   split_into_parents(spec, want_dw ? dw.data() : nullptr, want_db ? db.data() : nullptr);
