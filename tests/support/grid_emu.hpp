@@ -46,8 +46,7 @@ class divergence : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// For kernels without shared memory.
-struct no_shared {};
+using ops::cuda::no_shared;  // for kernels without shared memory
 
 namespace detail {
 

@@ -5,9 +5,11 @@
 // platform and independent of thread timing.
 #include <cstdint>
 
+#include "modelmix/core/config.hpp"
+
 namespace modelmix {
 
-[[nodiscard]] constexpr std::uint64_t splitmix64(std::uint64_t z) {
+[[nodiscard]] MODELMIX_HOST_DEVICE constexpr std::uint64_t splitmix64(std::uint64_t z) {
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;

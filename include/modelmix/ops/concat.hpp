@@ -5,13 +5,14 @@
 //   ∂xs[k] += the slice of g at channels [offset_k, offset_k + C_k)
 //
 // In memory each sample n of y is the blocks xs[0][n], xs[1][n], ... laid end to end (copies in
-// ops/cpu/concat.hpp).
+// ops/cpu/concat.hpp; on a CUDA device one copy kernel per input, ops/cuda/concat.hpp).
 #include <algorithm>
 #include <initializer_list>
 #include <span>
 #include <vector>
 
 #include "modelmix/ops/cpu/concat.hpp"
+#include "modelmix/ops/cuda/concat.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -45,7 +46,9 @@ Var<T> concat_channels(std::span<const Var<T>> xs) {
   Tensor<T> y = Tensor<T>::empty(Shape(dims), where);
   const index_t N = dims[0], out_block = y.numel() / std::max<index_t>(N, 1);
   run_on("concat_channels", where,
-         [&] { cpu::concat_channels(sources.data(), block.data(), sources.size(), y.data(), N, out_block); });
+         [&] { cpu::concat_channels(sources.data(), block.data(), sources.size(), y.data(), N, out_block); },
+         MODELMIX_CUDA_FLOAT(T, "concat_channels",
+                             cuda::concat_channels(sources.data(), block.data(), sources.size(), y.data(), N, out_block)));
 
   std::vector<Var<T>> inputs(xs.begin(), xs.end());
   return tape.record("concat_channels", std::move(y), xs,
@@ -53,10 +56,16 @@ Var<T> concat_channels(std::span<const Var<T>> xs) {
                        index_t offset = 0;
                        for (std::size_t k = 0; k < inputs.size(); ++k) {
                          if (const gradient_sink<T> gk = tape.grad_target(inputs[k]))
-                           run_on("concat_channels", g.where(), [&] {
-                             cpu::concat_channels_backward(g.data(), gk.slot->data(), N, out_block, offset, block[k],
-                                                           gk.assign);
-                           });
+                           run_on(
+                               "concat_channels", g.where(),
+                               [&] {
+                                 cpu::concat_channels_backward(g.data(), gk.slot->data(), N, out_block, offset,
+                                                               block[k], gk.assign);
+                               },
+                               MODELMIX_CUDA_FLOAT(T, "concat_channels",
+                                                   cuda::concat_channels_backward(g.data(), gk.slot->data(), N,
+                                                                                  out_block, offset, block[k],
+                                                                                  gk.assign)));
                          offset += block[k];
                        }
                      });

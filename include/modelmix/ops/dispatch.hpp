@@ -13,16 +13,42 @@
 //
 // An op whose CUDA kernel does not exist yet passes no CUDA branch and refuses device inputs
 // with a message that names it; adding the kernel means adding the second lambda here, in
-// one place.
+// one place — written with MODELMIX_CUDA_FLOAT, which compiles the launch only where it can
+// link and run:
+//
+//   run_on("relu", where, [&] { cpu::relu(x, y, n); },
+//          MODELMIX_CUDA_FLOAT(T, "relu", cuda::elementwise({.op = cuda::elementwise_op::relu, ...})));
+//
+// The CUDA kernels are built for float (the modelmix::cuda target, or the tests' emulated
+// device); without CUDA the branch is an error naming the op.
 #include <initializer_list>
 #include <type_traits>
 
 #include "modelmix/core/device.hpp"
+#include "modelmix/tensor/device_memory.hpp"
 #include "modelmix/tensor/tensor.hpp"
 
 namespace modelmix::ops {
 
 struct no_cuda_kernel {};
+
+[[noreturn]] inline void cuda_float_only(const char* op) {
+  throw error(cat(op, ": the CUDA kernels are built for float tensors; convert the tensors or run on the CPU"));
+}
+
+// The CUDA branch of run_on: `launch...` (statements) for T = float in builds with CUDA.
+#if MODELMIX_WITH_CUDA
+#define MODELMIX_CUDA_FLOAT(T, op, ...)                   \
+  [&] {                                                   \
+    if constexpr (std::is_same_v<T, float>) {             \
+      __VA_ARGS__;                                        \
+    } else {                                              \
+      ::modelmix::ops::cuda_float_only(op);               \
+    }                                                     \
+  }
+#else
+#define MODELMIX_CUDA_FLOAT(T, op, ...) [&] { ::modelmix::detail::no_cuda(op); }
+#endif
 
 // A tensor's device, taken implicitly so that device_of reads {a.value(), b.value()}.
 struct located {

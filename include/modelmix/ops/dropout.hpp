@@ -8,12 +8,14 @@
 // state — so it is the same whatever the thread count, and backward recomputes it instead of
 // storing it. The caller chooses the seed; use a different one per layer and per step (e.g.
 // hash a step counter with the layer index), or the same units drop every time.
-// Identity (the input Var itself, no copy) when !training or p == 0.
+// Identity (the input Var itself, no copy) when !training or p == 0. On a CUDA device the kernel
+// (ops/cuda/dropout.hpp) hashes the same (seed, index): the same units drop as on the CPU.
 #include <cmath>
 #include <cstdint>
 
 #include "modelmix/core/hash.hpp"
 #include "modelmix/ops/cpu/dropout.hpp"
+#include "modelmix/ops/cuda/dropout.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -21,7 +23,7 @@ namespace modelmix::ops {
 namespace detail {
 using modelmix::splitmix64;  // core/hash.hpp
 // Element i survives iff its 53-bit hash is ≥ ⌈p·2^53⌉, i.e. u = hash·2^−53 ≥ p
-// (cpu::dropout_keep_hashed).
+// (ops/dropout_mask.hpp).
 inline std::uint64_t dropout_threshold(double p) { return static_cast<std::uint64_t>(std::ceil(p * 0x1.0p53)); }
 }  // namespace detail
 
@@ -44,14 +46,20 @@ Var<T> dropout(const Var<T>& x, std::type_identity_t<T> p, std::uint64_t seed, b
   // y = x · m · scale; the same expression serves backward with g in place of x.
   const device where = device_of("dropout", {x.value()});
   Tensor<T> y = Tensor<T>::empty(x.shape(), where);
-  run_on("dropout", where, [&] {
-    cpu::dropout_apply(x.value().data(), y.data(), false, y.numel(), keep_scale, seed_hash, threshold);
-  });
+  run_on(
+      "dropout", where,
+      [&] { cpu::dropout_apply(x.value().data(), y.data(), false, y.numel(), keep_scale, seed_hash, threshold); },
+      MODELMIX_CUDA_FLOAT(T, "dropout",
+                          cuda::dropout_apply(x.value().data(), y.data(), false, y.numel(), keep_scale, seed_hash,
+                                              threshold)));
   return tape.record("dropout", std::move(y), {x}, [&tape, x, keep_scale, seed_hash, threshold](const Tensor<T>& g) {
     if (const gradient_sink<T> gx = tape.grad_target(x))
-      run_on("dropout", g.where(), [&] {
-        cpu::dropout_apply(g.data(), gx.slot->data(), !gx.assign, g.numel(), keep_scale, seed_hash, threshold);
-      });
+      run_on(
+          "dropout", g.where(),
+          [&] { cpu::dropout_apply(g.data(), gx.slot->data(), !gx.assign, g.numel(), keep_scale, seed_hash, threshold); },
+          MODELMIX_CUDA_FLOAT(T, "dropout",
+                              cuda::dropout_apply(g.data(), gx.slot->data(), !gx.assign, g.numel(), keep_scale,
+                                                  seed_hash, threshold)));
   });
 }
 

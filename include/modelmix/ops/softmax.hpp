@@ -6,8 +6,10 @@
 //   ∂x[n,c,s] += y[n,c,s] · (g[n,c,s] − Σ_c' g[n,c',s]·y[n,c',s])
 //
 // Channel c of a sample is a contiguous block of S positions, so the loops (ops/cpu/softmax.hpp)
-// run over positions in the inner loop (vectorisable) with per-position running max / sum buffers.
+// run over positions in the inner loop (vectorisable) with per-position running max / sum buffers;
+// on a CUDA device one thread per position walks the channels (ops/cuda/softmax.hpp).
 #include "modelmix/ops/cpu/softmax.hpp"
+#include "modelmix/ops/cuda/softmax.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -21,14 +23,18 @@ Var<T> softmax_channels(const Var<T>& x) {
   MODELMIX_REQUIRE(C > 0, "softmax_channels: no channels in shape ", s);
   const device where = device_of("softmax_channels", {x.value()});
   Tensor<T> y = Tensor<T>::empty(s, where);
-  run_on("softmax_channels", where, [&] { cpu::softmax_channels(x.value().data(), y.data(), N, C, S); });
+  run_on("softmax_channels", where, [&] { cpu::softmax_channels(x.value().data(), y.data(), N, C, S); },
+         MODELMIX_CUDA_FLOAT(T, "softmax_channels", cuda::softmax_channels(x.value().data(), y.data(), N, C, S)));
   // Backward reads y; a copy is kept because the closure cannot name its own output node.
   Tensor<T> saved = y;
   return tape.record("softmax_channels", std::move(y), {x}, [&tape, x, y = std::move(saved), N, C, S](const Tensor<T>& g) {
     const gradient_sink<T> gx = tape.grad_target(x);
     if (!gx) return;
     run_on("softmax_channels", g.where(),
-           [&] { cpu::softmax_channels_backward(g.data(), y.data(), gx.slot->data(), N, C, S, gx.assign); });
+           [&] { cpu::softmax_channels_backward(g.data(), y.data(), gx.slot->data(), N, C, S, gx.assign); },
+           MODELMIX_CUDA_FLOAT(T, "softmax_channels",
+                               cuda::softmax_channels_backward(g.data(), y.data(), gx.slot->data(), N, C, S,
+                                                               gx.assign)));
   });
 }
 

@@ -10,8 +10,10 @@
 //           applied along H then along W (separable). Backward is the transpose (scatter-add
 //           with the same weights). ops/reference/upsample.hpp evaluates the general formula.
 //
-// Loops in ops/cpu/upsample.hpp.
+// Loops in ops/cpu/upsample.hpp, kernels in ops/cuda/upsample.cuh (backward as gathers: each
+// input sums the outputs that read it, no atomics).
 #include "modelmix/ops/cpu/upsample.hpp"
+#include "modelmix/ops/cuda/upsample.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -24,12 +26,16 @@ Var<T> upsample_nearest2x(const Var<T>& x) {
   const index_t H = s[2], W = s[3], planes = s[0] * s[1];
   const device where = device_of("upsample_nearest2x", {x.value()});
   Tensor<T> y = Tensor<T>::empty(Shape{s[0], s[1], 2 * H, 2 * W}, where);
-  run_on("upsample_nearest2x", where, [&] { cpu::upsample_nearest2x(x.value().data(), y.data(), planes, H, W); });
+  run_on("upsample_nearest2x", where, [&] { cpu::upsample_nearest2x(x.value().data(), y.data(), planes, H, W); },
+         MODELMIX_CUDA_FLOAT(T, "upsample_nearest2x",
+                             cuda::upsample_nearest2x(x.value().data(), y.data(), planes, H, W)));
   return tape.record("upsample_nearest2x", std::move(y), {x}, [&tape, x, planes, H, W](const Tensor<T>& g) {
     const gradient_sink<T> gx = tape.grad_target(x);
     if (!gx) return;
     run_on("upsample_nearest2x", g.where(),
-           [&] { cpu::upsample_nearest2x_backward(g.data(), gx.slot->data(), planes, H, W, gx.assign); });
+           [&] { cpu::upsample_nearest2x_backward(g.data(), gx.slot->data(), planes, H, W, gx.assign); },
+           MODELMIX_CUDA_FLOAT(T, "upsample_nearest2x",
+                               cuda::upsample_nearest2x_backward(g.data(), gx.slot->data(), planes, H, W, gx.assign)));
   });
 }
 
@@ -41,12 +47,16 @@ Var<T> upsample_bilinear2x(const Var<T>& x) {
   const index_t H = s[2], W = s[3], planes = s[0] * s[1];
   const device where = device_of("upsample_bilinear2x", {x.value()});
   Tensor<T> y = Tensor<T>::empty(Shape{s[0], s[1], 2 * H, 2 * W}, where);
-  run_on("upsample_bilinear2x", where, [&] { cpu::upsample_bilinear2x(x.value().data(), y.data(), planes, H, W); });
+  run_on("upsample_bilinear2x", where, [&] { cpu::upsample_bilinear2x(x.value().data(), y.data(), planes, H, W); },
+         MODELMIX_CUDA_FLOAT(T, "upsample_bilinear2x",
+                             cuda::upsample_bilinear2x(x.value().data(), y.data(), planes, H, W)));
   return tape.record("upsample_bilinear2x", std::move(y), {x}, [&tape, x, planes, H, W](const Tensor<T>& g) {
     Tensor<T>* gx = tape.grad_slot(x);
     if (!gx) return;
     run_on("upsample_bilinear2x", g.where(),
-           [&] { cpu::upsample_bilinear2x_backward(g.data(), gx->data(), planes, H, W); });
+           [&] { cpu::upsample_bilinear2x_backward(g.data(), gx->data(), planes, H, W); },
+           MODELMIX_CUDA_FLOAT(T, "upsample_bilinear2x",
+                               cuda::upsample_bilinear2x_backward(g.data(), gx->data(), planes, H, W)));
   });
 }
 

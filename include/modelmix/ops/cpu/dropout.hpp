@@ -2,15 +2,10 @@
 // CPU loop of ops::dropout (ops/dropout.hpp).
 #include <cstdint>
 
-#include "modelmix/core/hash.hpp"
 #include "modelmix/ops/cpu/parallel.hpp"
+#include "modelmix/ops/dropout_mask.hpp"
 
 namespace modelmix::ops::cpu {
-
-// Element i survives iff its 53-bit hash is ≥ threshold = ⌈p·2^53⌉, i.e. u = hash·2^−53 ≥ p.
-inline bool dropout_keep_hashed(std::uint64_t seed_hash, std::uint64_t index, std::uint64_t threshold) {
-  return (splitmix64(seed_hash + index) >> 11) >= threshold;
-}
 
 // out_i (+)= in_i · m_i · keep_scale, m_i = [hash(seed_hash + i) ≥ threshold]: overwritten for
 // the forward, accumulated (accumulate = true) for the backward, which passes g as `in` (and
@@ -21,7 +16,7 @@ void dropout_apply(const T* in, T* out, bool accumulate, index_t n, T keep_scale
   parallel_chunks(n, [=](index_t i0, index_t i1) {
     for (index_t i = i0; i < i1; ++i) {
       const T scaled = in[i] * keep_scale;  // unconditional: a select, not an unpredictable branch
-      const T v = dropout_keep_hashed(seed_hash, std::uint64_t(i), threshold) ? scaled : T(0);
+      const T v = dropout_keeps(seed_hash, std::uint64_t(i), threshold) ? scaled : T(0);
       if (accumulate)
         out[i] += v;
       else

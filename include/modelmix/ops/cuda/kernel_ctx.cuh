@@ -35,6 +35,9 @@ struct idx3 {
   int x = 0, y = 0, z = 0;
 };
 
+// The shared memory of a kernel that needs none.
+struct no_shared {};
+
 #if defined(__CUDACC__)
 struct device_ctx {
   __device__ idx3 thread() const { return {int(threadIdx.x), int(threadIdx.y), int(threadIdx.z)}; }

@@ -1,0 +1,75 @@
+// The emulated CUDA device of the tests: the modelmix::cuda runtime with host memory, and the
+// same float launches as src/cuda/*.cu with the CPU grid emulator's launch in place of
+// <<<...>>>. A program that links modelmix_cuda_emu instead of modelmix::cuda runs every device
+// op on the emulator (MODELMIX_WITH_CUDA=1): tensors .to(device::cuda) live in host memory that
+// only kernels and the runtime's copies touch, so an op's whole device path — dispatch, launch
+// code, kernel bodies, the tape's device gradient slots — is checked against the CPU without a GPU.
+//
+// Device allocations are filled with NaN bytes, as a kernel reading memory nobody wrote would
+// see garbage on a GPU. Not emulated (yet): the convolution kernels and cuDNN.
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "modelmix/core/error.hpp"
+#include "modelmix/cuda/runtime.hpp"
+#include "support/grid_emu.hpp"
+
+namespace modelmix::cuda {
+
+availability device_available() { return {true, "", 1, "CPU grid emulator (tests)"}; }
+
+namespace {
+constexpr std::align_val_t device_alignment{256};  // what cudaMalloc guarantees
+}
+
+void* allocate(std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = ::operator new(bytes, device_alignment);
+  std::memset(p, 0xff, bytes);  // 0xffffffff is a NaN
+  return p;
+}
+void deallocate(void* p) noexcept {
+  if (p) ::operator delete(p, device_alignment);
+}
+void copy_to_device(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+void copy_on_device(void* dst, const void* src, std::size_t bytes) { std::memmove(dst, src, bytes); }
+void fill_zero(void* dst, std::size_t bytes) { std::memset(dst, 0, bytes); }
+
+struct context::impl {
+  std::vector<std::byte> workspace;
+};
+context& context::current() {
+  thread_local context c;
+  return c;
+}
+context::context() : impl_(new impl) {}
+context::~context() { delete impl_; }
+void* context::stream() const { return nullptr; }  // launches run synchronously
+void* context::cudnn_handle() { throw error("the emulated CUDA device has no cuDNN"); }
+void* context::workspace(std::size_t bytes) {
+  if (impl_->workspace.size() < bytes) impl_->workspace.resize(bytes);
+  return impl_->workspace.data();
+}
+std::size_t context::workspace_size() const { return impl_->workspace.size(); }
+void context::synchronize() const {}
+
+}  // namespace modelmix::cuda
+
+namespace modelmix::ops::cuda {
+
+// The launch the launch files are written against (ops/cuda/launch.cuh on the GPU).
+template <class Smem = no_shared, class Kernel>
+void launch(const char*, idx3 grid, idx3 block, const Kernel& kernel) {
+  test::emu::launch<Smem>(grid, block, [&](const test::emu::ctx& c, Smem& sm) { kernel(c, sm); });
+}
+
+}  // namespace modelmix::ops::cuda
+
+#include "cuda/elementwise_launch.inl"
+#include "cuda/pooling_launch.inl"
+#include "cuda/upsample_launch.inl"
+#include "cuda/concat_launch.inl"
+#include "cuda/softmax_launch.inl"
+#include "cuda/dropout_launch.inl"
