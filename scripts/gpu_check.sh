@@ -3,7 +3,7 @@
 # CUDA benchmark, everything logged under $OUT (or ./gpu-check-out), in under 8 minutes.
 #
 # Here (a machine with the toolkit, no GPU), pack the binaries a bare GPU machine needs:
-#   cmake --build /tmp/build-cuda -j1 --target test_cuda test_cuda_fused bench_cuda_conv2d test_ops_cuda_emu
+#   cmake --build /tmp/build-cuda -j1 --target test_cuda test_cuda_fused test_device_gpu bench_cuda_conv2d test_ops_cuda_emu
 #   scripts/gpu_check.sh pack /tmp/build-cuda .gpu-carry    # bin/ + lib/ (libbenchmark, cuDNN shim, …)
 #   echo /.gpu-carry/ >> .git/info/exclude                  # carried, not committed
 # There (repository root, the carried folder beside it):
@@ -126,7 +126,7 @@ elif command -v cmake >/dev/null 2>&1 && { command -v nvcc >/dev/null 2>&1 || [ 
   CTEST_DIR=/tmp/gpu-check-build
   step "configure" 120 cmake -S . -B "$CTEST_DIR" -DCMAKE_BUILD_TYPE=Release -DMODELMIX_BUILD_EXAMPLES=OFF \
     -DMODELMIX_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
-  step "build" 300 cmake --build "$CTEST_DIR" -j "$(nproc)" --target test_cuda test_cuda_fused bench_cuda_conv2d
+  step "build" 300 cmake --build "$CTEST_DIR" -j "$(nproc)" --target test_cuda test_cuda_fused test_device_gpu bench_cuda_conv2d
   step "build emu" 180 cmake --build "$CTEST_DIR" -j "$(nproc)" --target test_ops_cuda_emu
 else
   log "binaries: none carried and no cmake+nvcc to build: nothing to run"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "device_option.hpp"
 #include "files.hpp"
 #include "modelmix/data/phantom.hpp"
 #include "modelmix/data/slices.hpp"
@@ -42,6 +43,7 @@ struct demo_settings {
   std::uint64_t seed = 42;
   int threads = 0;
   double memory_budget = 0;  // GiB; 0 = 80 % of the machine's memory
+  std::string device = "cpu";
 };
 
 struct phantom_task {
@@ -83,6 +85,7 @@ method::trainer_options demo_options(const std::string& name, const demo_setting
   o.schedule = optim::poly_lr{.lr = s.lr, .total_steps = s.iters, .power = 0.9};
   o.batch_size = s.batch;
   o.seed = s.seed;
+  o.where = s.device == "cuda" ? device::cuda : device::cpu;
   return o;
 }
 
@@ -99,9 +102,12 @@ void run_demo(const demo_settings& s) {
   require_in_range("--test-volumes", s.test_volumes, 1, 10'000);
   MODELMIX_REQUIRE(!s.methods.empty(), "--methods: give at least one of modelmix, mixup, pce");
   for (const auto& m : s.methods) (void)method::parse_training_method(m);
+  const device where = parse_device(s.device);
   apply_threads_option(s.threads);
-  // Every method's step must fit before any data is made or anything written (two tasks).
-  for (const auto& m : s.methods) require_step_fits(demo_options(m, s), 2, s.size, s.memory_budget);
+  // Every method's step must fit before any data is made or anything written (two tasks). The
+  // budget is host memory: it bounds CPU training (a device's memory is the device's to refuse).
+  if (where == device::cpu)
+    for (const auto& m : s.methods) require_step_fits(demo_options(m, s), 2, s.size, s.memory_budget);
   ensure_folder(s.out);
 
   std::fprintf(stderr,
@@ -168,7 +174,8 @@ void run_demo(const demo_settings& s) {
                         {"largest_component", s.largest_component}};
   const auto report_path = std::filesystem::path(s.out) / "report.json";
   const auto csv_path = write_report(
-      report_path, report_document("demo", "acdc", reports, {{"dataset", "synthetic phantom"}, {"config", config}}));
+      report_path, report_document("demo", "acdc", reports,
+                                   {{"dataset", "synthetic phantom"}, {"config", config}, {"device", device_json(where)}}));
   std::printf("\nwrote %s and %s\n", report_path.string().c_str(), csv_path.string().c_str());
 }
 
@@ -193,6 +200,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--methods", settings->methods, "Methods to train: modelmix, mixup, pce")->capture_default_str();
   cmd->add_option("--seed", settings->seed, "Seed of the data and the training")->capture_default_str();
   cmd->add_option("--threads", settings->threads, "OpenMP threads (0 = default)")->capture_default_str();
+  add_device_option(cmd, settings->device);
   cmd->add_option("--memory-budget", settings->memory_budget,
                   "GiB a training step may use; a larger step is refused up front (0 = 80 % of this machine's memory)")
       ->capture_default_str();

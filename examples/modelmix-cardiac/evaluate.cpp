@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "device_option.hpp"
 #include "evaluate.hpp"
 #include "files.hpp"
 #include "modelmix/data/dataset_folder.hpp"
@@ -171,6 +172,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--run", run->run, "a training run folder (from train); evaluates its networks");
   cmd->add_option("--task", run->tasks, "with --run: NAME=DIR, DIR holding images/ and labels/ (repeatable)");
   add_checkpoint_option(cmd, run->checkpoint);
+  add_device_option(cmd, run->device);
   cmd->add_flag("--largest-component", run->largest_component,
                 "with --run: keep each structure's largest 3D component before scoring (default: raw predictions)");
   cmd->callback([options, run] {

@@ -31,6 +31,7 @@ struct RunEvaluateOptions {
   std::vector<std::string> tasks;
   bool largest_component = false;  // post-process the predictions before scoring
   std::string checkpoint = "last";  // or "best" (train --val)
+  std::string device = "cpu";       // --device
 };
 void evaluate_run(const RunEvaluateOptions& options);  // predict.cpp
 

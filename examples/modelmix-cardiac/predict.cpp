@@ -6,6 +6,7 @@
 #include <map>
 
 #include "commands.hpp"
+#include "device_option.hpp"
 #include "evaluate.hpp"
 #include "modelmix/data/dataset_folder.hpp"
 #include "modelmix/io/nifti.hpp"
@@ -35,7 +36,7 @@ std::map<std::string, fs::path> input_images(const fs::path& dir) {
 
 struct predict_settings {
   fs::path run, in, out;
-  std::string task, checkpoint = "last";
+  std::string task, checkpoint = "last", device = "cpu";
   index_t batch = 8;
   bool largest_component = false;
 };
@@ -56,6 +57,7 @@ bool same_or_inside(const fs::path& inner, const fs::path& outer) {
 
 void run_predict(const predict_settings& s) {
   require_in_range("--batch", s.batch, 1, 4096);
+  const device where = parse_device(s.device);
   MODELMIX_REQUIRE(fs::is_directory(s.in), "--in ", s.in.string(), ": no such folder");
   // The output folder must not be (or lie in) a folder of inputs: predictions would mix with them.
   const fs::path image_folder = input_folder(s.in);
@@ -67,7 +69,7 @@ void run_predict(const predict_settings& s) {
                    " (choose a folder outside the inputs)");
   const run_config c = load_run_config(s.run);
   const std::string task = s.task.empty() ? c.tasks.front().name : s.task;
-  auto net = load_task_network(s.run, c, task, s.checkpoint);
+  auto net = load_task_network(s.run, c, task, s.checkpoint, where);
   ensure_folder(s.out);
   const auto images = input_images(s.in);
   for (const auto& [name, path] : images) {
@@ -87,7 +89,8 @@ void run_predict(const predict_settings& s) {
     scores.postprocessing = s.largest_component ? "largest_component" : "none";
     scores.source["images"] = input_folder(s.in).string();
     const nlohmann::json doc =
-        report_document("predict", c.label_set, {scores}, {{"run", s.run.string()}, {"checkpoint", s.checkpoint}});
+        report_document("predict", c.label_set, {scores},
+                        {{"run", s.run.string()}, {"checkpoint", s.checkpoint}, {"device", device_json(where)}});
     const fs::path report = s.out / "report.json", csv = write_report(report, doc);
     print_report_summary(std::cout, doc);
     std::printf("\nwrote %s and %s\n", report.string().c_str(), csv.string().c_str());
@@ -97,6 +100,7 @@ void run_predict(const predict_settings& s) {
 }  // namespace
 
 void evaluate_run(const RunEvaluateOptions& options) {
+  const device where = parse_device(options.device);
   const run_config c = load_run_config(options.run);
   MODELMIX_REQUIRE(!options.tasks.empty(), "evaluate --run: give --task NAME=DIR (DIR with images/ and labels/)");
   check_report_path(options.report);
@@ -104,7 +108,7 @@ void evaluate_run(const RunEvaluateOptions& options) {
   std::vector<task_scores> reports;
   for (const std::string& text : options.tasks) {
     const task_spec spec = parse_task_spec(text);
-    auto net = load_task_network(options.run, c, spec.name, options.checkpoint);
+    auto net = load_task_network(options.run, c, spec.name, options.checkpoint, where);
     require_regular_volumes(spec.folder / "images", "--task");
     require_regular_volumes(spec.folder / "labels", "--task");
     const data::SplitFiles split = data::scan_split(spec.folder);
@@ -123,7 +127,8 @@ void evaluate_run(const RunEvaluateOptions& options) {
     reports.push_back(std::move(scores));
   }
   const nlohmann::json doc = report_document("evaluate", c.label_set, reports,
-                                             {{"run", options.run.string()}, {"checkpoint", options.checkpoint}});
+                                             {{"run", options.run.string()}, {"checkpoint", options.checkpoint},
+                                              {"device", device_json(where)}});
   const fs::path csv = write_report(options.report, doc);
   std::printf("wrote %s and %s\n", options.report.string().c_str(), csv.string().c_str());
 }
@@ -137,6 +142,7 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--task", s->task, "Which task's network to use (default: the run's first task)");
   cmd->add_option("--batch", s->batch, "Slices per forward pass")->capture_default_str();
   add_checkpoint_option(cmd, s->checkpoint);
+  add_device_option(cmd, s->device);
   cmd->add_flag("--largest-component", s->largest_component,
                 "Keep each structure's largest 3D connected component (post-processing; default: raw argmax)");
   cmd->callback([s] { run_predict(*s); });

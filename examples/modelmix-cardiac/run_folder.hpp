@@ -58,6 +58,9 @@ struct run_config {
   std::uint64_t seed = 42;
   // Cadence, not configuration: a resume keeps these unless they are given again.
   modelmix::index_t val_every = 100, checkpoint_every = 100;
+  // Where the latest session trained, {"kind": "cpu"|"cuda", "name": ...}: a record, not
+  // configuration (a checkpoint resumes on either device).
+  nlohmann::json device = nlohmann::json(nullptr);
 
   [[nodiscard]] modelmix::models::unet_options network() const {
     return {.in_channels = 1, .classes = 4, .width = width, .depth = depth};
@@ -120,7 +123,7 @@ inline void save_run_config(const std::filesystem::path& run, const run_config& 
                          {"label_set", c.label_set}, {"size", c.size},     {"width", c.width}, {"depth", c.depth},
                          {"batch", c.batch},         {"iters", c.iters},   {"shots", c.shots}, {"lr", c.lr},
                          {"schedule", c.schedule},   {"seed", c.seed},     {"val_every", c.val_every},
-                         {"checkpoint_every", c.checkpoint_every}};
+                         {"checkpoint_every", c.checkpoint_every}, {"device", c.device}};
   write_text_atomically(run_json(run), j.dump(2) + "\n");
 }
 
@@ -152,6 +155,7 @@ inline run_config load_run_config(const std::filesystem::path& run) {
     // Runs written before the cadence was stored resume with the defaults.
     c.val_every = j.value("val_every", c.val_every);
     c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
+    c.device = j.value("device", nlohmann::json(nullptr));
     MODELMIX_REQUIRE(!c.tasks.empty(), "no tasks");
     for (const auto& t : c.tasks) (void)parse_task_spec(t.name + "=" + t.folder.string(), "task");
     check_run_config(c, "");
@@ -170,12 +174,15 @@ inline void add_checkpoint_option(CLI::App* cmd, std::string& which) {
       ->capture_default_str();
 }
 
-// The network of one task of a run with its trained weights, from the last or the best checkpoint.
+// The network of one task of a run with its trained weights, from the last or the best
+// checkpoint, on `where` (a checkpoint does not depend on the device that wrote it).
 inline std::unique_ptr<modelmix::models::UNet<float>> load_task_network(const std::filesystem::path& run,
                                                                         const run_config& c, const std::string& task,
-                                                                        const std::string& which = "last") {
+                                                                        const std::string& which = "last",
+                                                                        modelmix::device where = modelmix::device::cpu) {
   (void)c.task(task, run);
   auto net = std::make_unique<modelmix::models::UNet<float>>(c.network());
+  modelmix::layers::to_device(*net, where);
   const std::filesystem::path checkpoint = run_checkpoint(run, which);
   modelmix::method::restore_network(modelmix::io::load_safetensors(checkpoint), task, *net, checkpoint.string());
   return net;

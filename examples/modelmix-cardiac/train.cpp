@@ -6,6 +6,7 @@
 #include <set>
 
 #include "commands.hpp"
+#include "device_option.hpp"
 #include "modelmix/data/dataset_folder.hpp"
 #include "modelmix/data/slices.hpp"
 #include "modelmix/data/split.hpp"
@@ -30,6 +31,7 @@ struct train_settings {
   int threads = 0;
   double memory_budget = 0;  // GiB; 0 = 80 % of the machine's memory
   std::string on_nonfinite = "stop";
+  std::string device = "cpu";
   index_t poison_step = -1;   // hidden test hook: a NaN in the classifier bias of task 0 at this step
   std::set<std::string> given;  // options given on the command line (a resume compares them with run.json)
 };
@@ -236,6 +238,7 @@ method::step_report step_with_test_hook(method::Trainer& trainer, index_t poison
 }
 
 void run_train(train_settings s) {
+  const device where = parse_device(s.device);
   apply_threads_option(s.threads);
   run_config& c = s.config;
   check_settings(s, c);
@@ -267,6 +270,8 @@ void run_train(train_settings s) {
 
   method::trainer_options o = trainer_options_of(c);
   o.on_nonfinite = method::parse_nonfinite_policy(s.on_nonfinite);
+  o.where = where;
+  c.device = device_json(where);
   std::vector<method::task_setup> setups;
   std::string summaries;
   for (std::size_t t = 0; t < c.tasks.size(); ++t) {
@@ -275,7 +280,7 @@ void run_train(train_settings s) {
     summaries += summary;
   }
   std::vector<validation_set> validation = load_validation(c);
-  require_step_fits(o, setups.size(), c.size, s.memory_budget);
+  if (where == device::cpu) require_step_fits(o, setups.size(), c.size, s.memory_budget);  // host memory
   method::Trainer trainer(std::move(setups), o);
   std::vector<std::string> task_names;
   for (const auto& t : c.tasks) task_names.push_back(t.name);
@@ -375,6 +380,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--memory-budget", s->memory_budget,
                   "GiB a training step may use; a larger step is refused up front (0 = 80 % of this machine's memory)")
       ->capture_default_str();
+  add_device_option(cmd, s->device);
   cmd->add_option("--on-nonfinite", s->on_nonfinite, "NaN/Inf loss or gradient: stop (keep the last checkpoint) or skip the step")
       ->check(CLI::IsMember({"stop", "skip"}))
       ->capture_default_str();

@@ -2,9 +2,9 @@
 // launch<Smem>(name, grid, block, kernel) — which the including translation unit provides:
 // ops/cuda/launch.cuh in src/cuda/elementwise.cu (the GPU), the CPU grid emulator in
 // tests/support/emu_device.cpp (the emulated device of the tests). Include it once per library.
-#include <climits>
 
 #include "modelmix/core/error.hpp"
+#include "modelmix/ops/cuda/kernel_count.hpp"
 #include "modelmix/ops/cuda/elementwise.cuh"
 
 namespace modelmix::ops::cuda {
@@ -28,28 +28,22 @@ const char* name_of(elementwise_op op) {
   return "elementwise";
 }
 
-// Kernels index with int (CUDA.md rule 7): larger tensors are refused by name.
-int count_of(const char* op, index_t n) {
-  MODELMIX_REQUIRE(n >= 0 && n <= index_t(INT_MAX), op, ": ", n, " elements exceed the CUDA kernels' 32-bit indices");
-  return int(n);
-}
-
 }  // namespace
 
 void elementwise(const elementwise_args& a) {
   const char* op = name_of(a.op);
-  const int n = count_of(op, a.n);
+  const int n = kernel_count(op, {a.n});
   if (n == 0) return;
   launch<no_shared>(op, elementwise_grid(n), {elementwise_threads, 1, 1},
                     elementwise_kernel{a.op, a.s, a.a, a.b, a.y, n, a.assign});
 }
 
 void sum(const float* x, index_t n, double divisor, float* out) {
-  launch<sum_kernel::smem>("sum", {1, 1, 1}, {sum_threads, 1, 1}, sum_kernel{x, count_of("sum", n), divisor, out});
+  launch<sum_kernel::smem>("sum", {1, 1, 1}, {sum_threads, 1, 1}, sum_kernel{x, kernel_count("sum", {n}), divisor, out});
 }
 
 void add_broadcast(const float* g, double factor, float* d, index_t n) {
-  const int count = count_of("add_broadcast", n);
+  const int count = kernel_count("add_broadcast", {n});
   if (count == 0) return;
   launch<no_shared>("add_broadcast", elementwise_grid(count), {elementwise_threads, 1, 1},
                     add_broadcast_kernel{g, factor, d, count});

@@ -2,9 +2,9 @@
 // launch<Smem>(name, grid, block, kernel) — which the including translation unit provides:
 // ops/cuda/launch.cuh in src/cuda/pooling.cu (the GPU), the CPU grid emulator in
 // tests/support/emu_device.cpp (the emulated device of the tests). Include it once per library.
-#include <climits>
 
 #include "modelmix/core/error.hpp"
+#include "modelmix/ops/cuda/kernel_count.hpp"
 #include "modelmix/ops/cuda/pooling.cuh"
 
 namespace modelmix::ops::cuda {
@@ -15,8 +15,7 @@ namespace {
 void pooling_check(const char* op, index_t planes, index_t H, index_t W, index_t Ho, index_t Wo) {
   MODELMIX_REQUIRE(planes >= 0 && Ho >= 0 && Wo >= 0 && 2 * Ho <= H && 2 * Wo <= W, op, ": output ", Ho, "×", Wo,
                    " does not fit a 2×2 pooling of ", H, "×", W);
-  MODELMIX_REQUIRE(H == 0 || W == 0 || planes <= index_t(INT_MAX) / H / W, op, ": ", planes, "×", H, "×", W,
-                   " elements exceed the CUDA kernels' 32-bit indices");
+  kernel_count(op, {planes, H, W});
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 // launch<Smem>(name, grid, block, kernel) — which the including translation unit provides:
 // ops/cuda/launch.cuh in src/cuda/upsample.cu (the GPU), the CPU grid emulator in
 // tests/support/emu_device.cpp (the emulated device of the tests). Include it once per library.
-#include <climits>
 
 #include "modelmix/core/error.hpp"
+#include "modelmix/ops/cuda/kernel_count.hpp"
 #include "modelmix/ops/cuda/upsample.cuh"
 
 namespace modelmix::ops::cuda {
@@ -13,10 +13,7 @@ namespace {
 // Kernels index with int (CUDA.md rule 7): an output of more elements than that is refused by
 // name. Returns the input's element count (the output has 4× as many).
 int upsample_input_count(const char* op, index_t planes, index_t H, index_t W) {
-  MODELMIX_REQUIRE(planes >= 0 && H >= 0 && W >= 0, op, ": negative extent ", planes, "×", H, "×", W);
-  MODELMIX_REQUIRE(H == 0 || W == 0 || planes <= index_t(INT_MAX) / 4 / H / W, op, ": ", planes, "×", 2 * H, "×",
-                   2 * W, " output elements exceed the CUDA kernels' 32-bit indices");
-  return int(planes * H * W);
+  return kernel_count(op, {planes, 2 * H, 2 * W}) / 4;
 }
 
 }  // namespace

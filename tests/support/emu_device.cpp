@@ -6,13 +6,16 @@
 // code, kernel bodies, the tape's device gradient slots — is checked against the CPU without a GPU.
 //
 // Device allocations are filled with NaN bytes, as a kernel reading memory nobody wrote would
-// see garbage on a GPU. Not emulated (yet): the convolution kernels and cuDNN.
+// see garbage on a GPU; so is the workspace whenever it grows. cuDNN is not emulated: its
+// functions (the convolution chain's fallback for problems the fused kernels refuse) throw.
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "modelmix/core/error.hpp"
 #include "modelmix/cuda/runtime.hpp"
+#include "modelmix/ops/cudnn/conv2d.hpp"
 #include "support/grid_emu.hpp"
 
 namespace modelmix::cuda {
@@ -49,7 +52,10 @@ context::~context() { delete impl_; }
 void* context::stream() const { return nullptr; }  // launches run synchronously
 void* context::cudnn_handle() { throw error("the emulated CUDA device has no cuDNN"); }
 void* context::workspace(std::size_t bytes) {
-  if (impl_->workspace.size() < bytes) impl_->workspace.resize(bytes);
+  if (impl_->workspace.size() < bytes) {
+    impl_->workspace.resize(bytes);
+    std::memset(impl_->workspace.data(), 0xff, bytes);  // a GPU's workspace holds whatever was there
+  }
   return impl_->workspace.data();
 }
 std::size_t context::workspace_size() const { return impl_->workspace.size(); }
@@ -57,12 +63,33 @@ void context::synchronize() const {}
 
 }  // namespace modelmix::cuda
 
+namespace modelmix::ops::cudnn {
+
+namespace {
+[[noreturn]] void no_cudnn(const char* op) {
+  throw error(cat(op, ": the emulated CUDA device has no cuDNN (a problem the fused kernels refuse)"));
+}
+}  // namespace
+
+void conv2d_fprop(const conv2d_problem&, const float*, const float*, const float*, float*) { no_cudnn("cudnn::conv2d_fprop"); }
+void conv2d_dgrad(const conv2d_problem&, const float*, const float*, float*) { no_cudnn("cudnn::conv2d_dgrad"); }
+void conv2d_wgrad(const conv2d_problem&, const float*, const float*, float*) { no_cudnn("cudnn::conv2d_wgrad"); }
+void conv2d_bgrad(const conv2d_problem&, const float*, float*) { no_cudnn("cudnn::conv2d_bgrad"); }
+void split_gradient(const mixing::spec<float>&, const float*, const float*) { no_cudnn("cudnn::split_gradient"); }
+
+}  // namespace modelmix::ops::cudnn
+
 namespace modelmix::ops::cuda {
 
-// The launch the launch files are written against (ops/cuda/launch.cuh on the GPU).
+// The launch the launch files are written against (ops/cuda/launch.cuh on the GPU). Kernels
+// without shared memory have no barriers and run one thread after another (the grid
+// emulator's cheap path); the others get an OS thread per CUDA thread and checked barriers.
 template <class Smem = no_shared, class Kernel>
 void launch(const char*, idx3 grid, idx3 block, const Kernel& kernel) {
-  test::emu::launch<Smem>(grid, block, [&](const test::emu::ctx& c, Smem& sm) { kernel(c, sm); });
+  if constexpr (std::is_same_v<Smem, no_shared>)
+    test::emu::launch_sequential(grid, block, [&](const test::emu::ctx& c, no_shared& sm) { kernel(c, sm); });
+  else
+    test::emu::launch<Smem>(grid, block, [&](const test::emu::ctx& c, Smem& sm) { kernel(c, sm); });
 }
 
 }  // namespace modelmix::ops::cuda
@@ -73,3 +100,11 @@ void launch(const char*, idx3 grid, idx3 block, const Kernel& kernel) {
 #include "cuda/concat_launch.inl"
 #include "cuda/softmax_launch.inl"
 #include "cuda/dropout_launch.inl"
+#include "cuda/mixed_conv2d_launch.inl"
+#include "cuda/optim_launch.inl"
+#include "cuda/geometry_launch.inl"
+#include "cuda/mixup_launch.inl"
+#include "cuda/losses_launch.inl"
+#include "cuda/batch_norm_launch.inl"
+#include "cuda/combine_launch.inl"
+#include "cuda/channel_bias_launch.inl"

@@ -178,11 +178,13 @@ struct ctx {
   int linear_thread() const { return linear; }
   int lane() const { return linear & 31; }
   void sync(std::source_location at = std::source_location::current()) const {
+    if (!tm) sequential_barrier("sync()", at);
     tm->sync(linear, at.file_name(), at.line());
   }
   template <class T>
   T shfl_xor(T v, int mask, std::source_location at = std::source_location::current()) const {
     static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 8, "shuffles move at most 8 bytes");
+    if (!tm) sequential_barrier("shfl_xor()", at);
     if (mask <= 0 || mask >= 32) tm->fail("grid_emu: shfl_xor lane mask " + std::to_string(mask) + " outside 1..31");
     std::uint64_t bits = 0;
     std::memcpy(&bits, &v, sizeof(T));
@@ -197,6 +199,13 @@ struct ctx {
   template <class T>
   T atomic_add(T* p, T v) const {
     return std::atomic_ref<T>(*p).fetch_add(v, std::memory_order_relaxed);
+  }
+
+ private:
+  [[noreturn]] static void sequential_barrier(const char* what, std::source_location at) {
+    throw divergence(std::string("grid_emu: ") + what + " at " + at.file_name() + ":" + std::to_string(at.line()) +
+                     " in a kernel launched without shared memory, which the emulator runs one thread after "
+                     "another (launch_sequential); launch it with its shared-memory type");
   }
 };
 
@@ -243,6 +252,35 @@ void launch(idx3 grid, idx3 block, Body&& body) {
   for (int t = 0; t < threads; ++t) pool.emplace_back(run, t);
   for (std::thread& th : pool) th.join();
   if (tm.failed()) throw divergence(tm.reason());
+}
+
+// The cheap path for kernels without shared memory (launch<no_shared>): every thread of every
+// block runs on the calling OS thread, one after another, in the same order of blocks. Such a
+// kernel has no barrier to wait on — its threads only meet through global memory, where a CUDA
+// kernel may not depend on the order of threads either — so the results are those of
+// launch(), at a fraction of the cost (no OS thread per CUDA thread). A sync() or shuffle in
+// the body throws divergence naming the call site.
+template <class Body>
+void launch_sequential(idx3 grid, idx3 block, Body&& body) {
+  const int threads = block.x * block.y * block.z;
+  if (threads <= 0 || threads % 32 != 0 || threads > 1024)
+    throw std::invalid_argument("grid_emu: a block needs a multiple of 32 threads (at most 1024), got " +
+                                std::to_string(threads));
+  if (grid.x <= 0 || grid.y <= 0 || grid.z <= 0) throw std::invalid_argument("grid_emu: empty grid");
+  no_shared none;
+  for (int bz = 0; bz < grid.z; ++bz)
+    for (int by = 0; by < grid.y; ++by)
+      for (int bx = 0; bx < grid.x; ++bx)
+        for (int t = 0; t < threads; ++t) {
+          const idx3 tid{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+          try {
+            body(ctx{tid, {bx, by, bz}, block, grid, t, nullptr}, none);
+          } catch (const divergence&) {
+            throw;
+          } catch (const std::exception& e) {
+            throw divergence(std::string("grid_emu: the kernel body threw: ") + e.what());
+          }
+        }
 }
 
 }  // namespace modelmix::test::emu

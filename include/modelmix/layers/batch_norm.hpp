@@ -76,16 +76,15 @@ class BatchNorm2d : public mixing::mixable<BatchNorm2d<T>, T> {
       BatchNorm2d& partner = in.parent(1);
       return ops::batch_norm2d(x, gamma, beta, host.state(partner.running_mean, partner.running_var, false), false);
     }
-    // interpolate: Σ c_i·stats_i at the coefficients' current values (statistics get no gradient)
-    mixing::spec<T> means, vars;
+    // interpolate: Σ c_i·stats_i at the coefficients' current values (statistics get no gradient),
+    // formed where the statistics live (ops::combine_values: host loop or device kernel)
+    std::vector<std::pair<const Tensor<T>*, T>> means, vars;
     for (std::size_t i = 0; i < in.size(); ++i) {
       const T c = in.coeffs[i].value()[0];
-      means.terms.push_back({in.parent(i).running_mean.data(), nullptr, c});
-      vars.terms.push_back({in.parent(i).running_var.data(), nullptr, c});
+      means.emplace_back(&in.parent(i).running_mean, c);
+      vars.emplace_back(&in.parent(i).running_var, c);
     }
-    Tensor<T> mean = Tensor<T>::empty(host.running_mean.shape()), var = Tensor<T>::empty(host.running_var.shape());
-    mixing::weighted_sum(mean.data(), mean.numel(), means, &mixing::term<T>::weight);
-    mixing::weighted_sum(var.data(), var.numel(), vars, &mixing::term<T>::weight);
+    Tensor<T> mean = ops::combine_values(means), var = ops::combine_values(vars);
     return ops::batch_norm2d(x, gamma, beta, host.state(mean, var, false), false);
   }
 

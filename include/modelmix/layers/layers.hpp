@@ -17,6 +17,7 @@
 #include "modelmix/layers/pooling.hpp"
 #include "modelmix/layers/select.hpp"
 #include "modelmix/layers/sequential.hpp"
+#include "modelmix/layers/to_device.hpp"
 #include "modelmix/layers/traversal.hpp"
 #include "modelmix/layers/upsample.hpp"
 #include "modelmix/layers/zip_visit.hpp"

@@ -11,12 +11,15 @@
 //   ‖a‖‖b‖ > eps:  ∂cos/∂a = b / (‖a‖‖b‖) − cos · a / ‖a‖²     (symmetrically for b)
 //   otherwise:     ∂cos/∂a = b / eps                             (the clamp is a constant)
 //
-// Loops in ops/cpu/losses.hpp.
+// Loops in ops/cpu/losses.hpp. On a CUDA device (ops/cuda/losses.hpp) the per-group ‖a‖², ‖b‖²
+// and cosines stay in a device buffer owned by the backward closure, and a kernel forms the loss.
+#include <memory>
 #include <vector>
 
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/cuda/losses.hpp"
 #include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::losses {
@@ -38,22 +41,42 @@ Var<T> offset_mean_cosine(const char* op, const Var<T>& a, const Var<T>& b, doub
 
   // Per group: ‖a‖², ‖b‖², cos; backward needs all three.
   const device where = ops::device_of(op, {av, bv});
-  std::vector<double> aa(static_cast<std::size_t>(groups)), bb(aa.size()), cosine(aa.size());
-  const double total = ops::run_on(op, where, [&] {
-    return ops::cpu::group_cosines(av.data(), bv.data(), groups, len, eps, aa.data(), bb.data(), cosine.data());
-  });
-  const double loss = offset - total / double(groups);
+  Tensor<T> value = Tensor<T>::empty(Shape{1}, where);
+  std::vector<double> aa, bb, cosine;    // on the CPU
+  std::shared_ptr<double> device_stats;  // on a device: [‖a_g‖²…, ‖b_g‖²…, cos_g…]
+  ops::run_on(
+      op, where,
+      [&] {
+        aa.resize(static_cast<std::size_t>(groups)), bb.resize(aa.size()), cosine.resize(aa.size());
+        const double total =
+            ops::cpu::group_cosines(av.data(), bv.data(), groups, len, eps, aa.data(), bb.data(), cosine.data());
+        value.data()[0] = T(offset - total / double(groups));
+      },
+      MODELMIX_CUDA_FLOAT(T, op,
+                          device_stats = std::shared_ptr<double>(
+                              static_cast<double*>(modelmix::detail::device_allocate(
+                                  sizeof(double) * static_cast<std::size_t>(ops::cuda::group_cosine_fields * groups))),
+                              modelmix::detail::device_deleter{});
+                          ops::cuda::group_cosines(av.data(), bv.data(), groups, len, eps, offset,
+                                                   device_stats.get(), value.data())));
 
-  return tape.record(op, Tensor<T>(Shape{1}, T(loss)), {a, b},
+  return tape.record(op, std::move(value), {a, b},
                      [&tape, a, b, op, eps, groups, len, aa = std::move(aa), bb = std::move(bb),
-                      cosine = std::move(cosine)](const Tensor<T>& g) {
+                      cosine = std::move(cosine), device_stats = std::move(device_stats)](const Tensor<T>& g) {
                        Tensor<T>* ga = tape.grad_slot(a);
                        Tensor<T>* gb = tape.grad_slot(b);
-                       ops::run_on(op, g.where(), [&] {
-                         ops::cpu::group_cosines_backward(g.data(), a.value().data(), b.value().data(),
-                                                          ga ? ga->data() : nullptr, gb ? gb->data() : nullptr,
-                                                          groups, len, eps, aa.data(), bb.data(), cosine.data());
-                       });
+                       ops::run_on(
+                           op, g.where(),
+                           [&] {
+                             ops::cpu::group_cosines_backward(g.data(), a.value().data(), b.value().data(),
+                                                              ga ? ga->data() : nullptr, gb ? gb->data() : nullptr,
+                                                              groups, len, eps, aa.data(), bb.data(), cosine.data());
+                           },
+                           MODELMIX_CUDA_FLOAT(T, op,
+                                               ops::cuda::group_cosines_backward(
+                                                   g.data(), a.value().data(), b.value().data(),
+                                                   ga ? ga->data() : nullptr, gb ? gb->data() : nullptr, groups, len,
+                                                   eps, device_stats.get())));
                      });
 }
 

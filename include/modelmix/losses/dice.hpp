@@ -25,12 +25,18 @@
 //   ∂/∂p = −(2·y·B − A) / B²        ∂/∂y = −(2·p·B − A) / B²
 // Gradients into y at classes absent from the scribbles are zero (presence is a step).
 //
-// Loops in ops/cpu/losses.hpp.
+// Loops in ops/cpu/losses.hpp. On a CUDA device (ops/cuda/losses.hpp) the loss and what the
+// backward needs stay on the device: the forward kernels write the loss value and a small
+// double buffer (A, B; per class A_c, B_c, Y_c and K for scribbled, with the scribble mask
+// as device bytes), owned by the backward closure and read by its kernel.
+#include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/cuda/losses.hpp"
 #include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::losses {
@@ -53,20 +59,43 @@ Var<T> dice_global(Tape<T>& tape, const Var<T>& p, const Var<T>& y, double smoot
   const Tensor<T>& yv = y.value();
   const index_t count = pv.numel();
   const device where = ops::device_of("dice", {pv, yv});
-  double inter = 0, psum = 0, ysum = 0;
-  ops::run_on("dice", where, [&] { ops::cpu::dice_global_sums(pv.data(), yv.data(), count, inter, psum, ysum); });
-  const double a = 2 * inter + smooth, b = psum + ysum + smooth;
-  const double loss = b > 0 ? 1 - a / b : 0.0;
-  return tape.record("dice.global", Tensor<T>(Shape{1}, T(loss)), {p, y}, [&tape, p, y, a, b](const Tensor<T>& g) {
-    if (!(b > 0)) return;
-    Tensor<T>* gp = tape.grad_slot(p);
-    Tensor<T>* gy = tape.grad_slot(y);
-    if (!gp && !gy) return;
-    ops::run_on("dice", g.where(), [&] {
-      ops::cpu::dice_global_backward(g.data(), p.value().data(), y.value().data(), gp ? gp->data() : nullptr,
-                                     gy ? gy->data() : nullptr, p.value().numel(), a, b);
-    });
-  });
+  Tensor<T> value = Tensor<T>::empty(Shape{1}, where);
+  double a = 0, b = 0;                   // on the CPU
+  std::shared_ptr<double> device_stats;  // on a device: {A, B}
+  ops::run_on(
+      "dice", where,
+      [&] {
+        double inter = 0, psum = 0, ysum = 0;
+        ops::cpu::dice_global_sums(pv.data(), yv.data(), count, inter, psum, ysum);
+        a = 2 * inter + smooth, b = psum + ysum + smooth;
+        value.data()[0] = T(b > 0 ? 1 - a / b : 0.0);
+      },
+      MODELMIX_CUDA_FLOAT(T, "dice",
+                          device_stats = std::shared_ptr<double>(
+                              static_cast<double*>(modelmix::detail::device_allocate(
+                                  sizeof(double) * ops::cuda::dice_global_stats_size)),
+                              modelmix::detail::device_deleter{});
+                          ops::cuda::dice_global(pv.data(), yv.data(), count, smooth, device_stats.get(),
+                                                 value.data())));
+  return tape.record("dice.global", std::move(value), {p, y},
+                     [&tape, p, y, a, b, device_stats = std::move(device_stats)](const Tensor<T>& g) {
+                       if (g.where() == device::cpu && !(b > 0)) return;  // on a device the kernel checks
+                       Tensor<T>* gp = tape.grad_slot(p);
+                       Tensor<T>* gy = tape.grad_slot(y);
+                       if (!gp && !gy) return;
+                       ops::run_on(
+                           "dice", g.where(),
+                           [&] {
+                             ops::cpu::dice_global_backward(g.data(), p.value().data(), y.value().data(),
+                                                            gp ? gp->data() : nullptr, gy ? gy->data() : nullptr,
+                                                            p.value().numel(), a, b);
+                           },
+                           MODELMIX_CUDA_FLOAT(T, "dice",
+                                               ops::cuda::dice_global_backward(
+                                                   g.data(), p.value().data(), y.value().data(),
+                                                   gp ? gp->data() : nullptr, gy ? gy->data() : nullptr,
+                                                   p.value().numel(), device_stats.get())));
+                     });
 }
 
 template <class T>
@@ -75,6 +104,42 @@ Var<T> dice_scribbled(Tape<T>& tape, const Var<T>& p, const Var<T>& y, double sm
   const Tensor<T>& yv = y.value();
   const index_t n = pv.dim(0), classes = pv.dim(1), plane = pv.dim(2) * pv.dim(3);
   const device where = ops::device_of("dice", {pv, yv});
+
+  if (where != device::cpu) {
+    // On a device: the mask (bytes) and {A_c, B_c, Y_c, K} live in device buffers owned by the
+    // backward closure; the kernels form the loss value there.
+    Tensor<T> value = Tensor<T>::empty(Shape{1}, where);
+    std::shared_ptr<std::uint8_t> device_mask;
+    std::shared_ptr<double> device_stats;
+    ops::run_on("dice", where, [] {},
+                MODELMIX_CUDA_FLOAT(T, "dice",
+                                    device_mask = std::shared_ptr<std::uint8_t>(
+                                        static_cast<std::uint8_t*>(modelmix::detail::device_allocate(
+                                            static_cast<std::size_t>(n * plane))),
+                                        modelmix::detail::device_deleter{});
+                                    device_stats = std::shared_ptr<double>(
+                                        static_cast<double*>(modelmix::detail::device_allocate(
+                                            sizeof(double) *
+                                            static_cast<std::size_t>(ops::cuda::dice_scribbled_stats_size(classes)))),
+                                        modelmix::detail::device_deleter{});
+                                    ops::cuda::dice_scribbled(pv.data(), yv.data(), n, classes, plane, smooth,
+                                                              device_mask.get(), device_stats.get(), value.data())));
+    return tape.record("dice.scribbled", std::move(value), {p, y},
+                       [&tape, p, y, device_mask = std::move(device_mask),
+                        device_stats = std::move(device_stats)](const Tensor<T>& g) {
+                         Tensor<T>* gp = tape.grad_slot(p);
+                         Tensor<T>* gy = tape.grad_slot(y);
+                         if (!gp && !gy) return;
+                         ops::run_on("dice", g.where(), [] {},
+                                     MODELMIX_CUDA_FLOAT(T, "dice",
+                                                         ops::cuda::dice_scribbled_backward(
+                                                             g.data(), p.value().data(), y.value().data(),
+                                                             device_mask.get(), gp ? gp->data() : nullptr,
+                                                             gy ? gy->data() : nullptr, p.value().dim(0),
+                                                             p.value().dim(1), p.value().dim(2) * p.value().dim(3),
+                                                             device_stats.get())));
+                       });
+  }
 
   // Which pixels carry a scribble, computed once and kept for backward; then per class the
   // sums I_c, P_c, Y_c over them.

@@ -18,13 +18,17 @@
 //
 // ε: the original uses 1e-12 for the supervised term and 1e-5 for the mixup term.
 //
-// Loops in ops/cpu/losses.hpp.
+// Loops in ops/cpu/losses.hpp. On a CUDA device (ops/cuda/losses.hpp) the sums, the loss and
+// Σy stay on the device: the forward kernel writes the loss value and a two-double buffer
+// {loss, Σy} that the backward closure owns and its kernel reads.
 #include <cmath>
+#include <memory>
 
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/losses/one_hot.hpp"
 #include "modelmix/ops/cpu/losses.hpp"
+#include "modelmix/ops/cuda/losses.hpp"
 #include "modelmix/ops/dispatch.hpp"
 
 namespace modelmix::losses {
@@ -41,20 +45,42 @@ template <class T>
 
   const index_t count = pv.numel();
   const device where = ops::device_of("pce", {pv, yv});
-  double weighted = 0, labeled = 0;
-  ops::run_on("pce", where, [&] { ops::cpu::pce_sums(pv.data(), yv.data(), count, eps, weighted, labeled); });
-  const double loss = labeled > 0 ? weighted / labeled : 0.0;
+  Tensor<T> value = Tensor<T>::empty(Shape{1}, where);
+  double loss = 0, labeled = 0;             // on the CPU
+  std::shared_ptr<double> device_stats;     // on a device: {loss, Σy} (shared: the closure is copyable)
+  ops::run_on(
+      "pce", where,
+      [&] {
+        double weighted = 0;
+        ops::cpu::pce_sums(pv.data(), yv.data(), count, eps, weighted, labeled);
+        loss = labeled > 0 ? weighted / labeled : 0.0;
+        value.data()[0] = T(loss);
+      },
+      MODELMIX_CUDA_FLOAT(T, "pce",
+                          device_stats = std::shared_ptr<double>(
+                              static_cast<double*>(modelmix::detail::device_allocate(
+                                  sizeof(double) * ops::cuda::pce_stats_size)),
+                              modelmix::detail::device_deleter{});
+                          ops::cuda::pce(pv.data(), yv.data(), count, eps, device_stats.get(), value.data())));
 
-  return tape.record("pce", Tensor<T>(Shape{1}, T(loss)), {p, y},
-                     [&tape, p, y, eps, loss, labeled](const Tensor<T>& g) {
-                       if (!(labeled > 0)) return;
+  return tape.record("pce", std::move(value), {p, y},
+                     [&tape, p, y, eps, loss, labeled, device_stats = std::move(device_stats)](const Tensor<T>& g) {
+                       if (g.where() == device::cpu && !(labeled > 0)) return;  // on a device the kernel checks
                        Tensor<T>* gp = tape.grad_slot(p);
                        Tensor<T>* gy = tape.grad_slot(y);
                        if (!gp && !gy) return;
-                       ops::run_on("pce", g.where(), [&] {
-                         ops::cpu::pce_backward(g.data(), p.value().data(), y.value().data(), gp ? gp->data() : nullptr,
-                                                gy ? gy->data() : nullptr, p.value().numel(), eps, loss, labeled);
-                       });
+                       ops::run_on(
+                           "pce", g.where(),
+                           [&] {
+                             ops::cpu::pce_backward(g.data(), p.value().data(), y.value().data(),
+                                                    gp ? gp->data() : nullptr, gy ? gy->data() : nullptr,
+                                                    p.value().numel(), eps, loss, labeled);
+                           },
+                           MODELMIX_CUDA_FLOAT(T, "pce",
+                                               ops::cuda::pce_backward(g.data(), p.value().data(), y.value().data(),
+                                                                       gp ? gp->data() : nullptr,
+                                                                       gy ? gy->data() : nullptr, p.value().numel(),
+                                                                       eps, device_stats.get())));
                      });
 }
 

@@ -9,6 +9,7 @@
 #include "modelmix/autograd/tape.hpp"
 #include "modelmix/data/volume.hpp"
 #include "modelmix/layers/forward_context.hpp"
+#include "modelmix/layers/to_device.hpp"
 #include "modelmix/method/metrics.hpp"
 #include "modelmix/method/predict.hpp"
 
@@ -37,14 +38,18 @@ struct evaluation_summary {
   Summary mean_dice;  // of the per-case means over the three structures
 };
 
-// Argmax segmentation of a batch [B, 1, S, S] by a network in evaluation mode (no tape kept).
+// Argmax segmentation of a batch [B, 1, S, S] (host) by a network in evaluation mode (no tape
+// kept), on the device the network is on: the batch goes up, the scores come back for the argmax.
 template <class Net>
 [[nodiscard]] Tensor<data::label_t> segment_batch(Net& net, const Tensor<typename Net::value_type>& batch) {
   using T = typename Net::value_type;
   no_grad_guard no_grad;
   Tape<T> tape;
   const layers::forward_context<T> eval{.training = false};
-  return argmax_channels(net.forward(tape, tape.constant_ref(batch), eval).value());
+  const device where = layers::device_of(net);
+  if (where == device::cpu) return argmax_channels(net.forward(tape, tape.constant_ref(batch), eval).value());
+  const Tensor<T> scores = net.forward(tape, tape.constant(batch.to(where)), eval).value();
+  return argmax_channels(scores.to_host());
 }
 
 template <class Net>

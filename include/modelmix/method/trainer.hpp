@@ -35,6 +35,7 @@
 #include "modelmix/data/batch_loader.hpp"
 #include "modelmix/io/safetensors.hpp"
 #include "modelmix/layers/layers.hpp"
+#include "modelmix/layers/to_device.hpp"
 #include "modelmix/losses/cosine_consistency.hpp"
 #include "modelmix/losses/dice.hpp"
 #include "modelmix/losses/mixup.hpp"
@@ -148,6 +149,9 @@ struct trainer_options {
   int ignore_label = data::unlabeled_label;
   double pce_eps = 1e-10;
   std::uint64_t seed = 42;
+  // Where the networks, the optimizer state and every step live. device::cuda needs the CUDA
+  // build; batches are drawn and their targets formed on the host, then uploaded.
+  device where = device::cpu;
 };
 
 struct task_setup {
@@ -175,6 +179,19 @@ struct step_draws {
 // The mix options of the virtual model as the trainer options say.
 inline layers::mix_options virtual_model_options(const trainer_options& o) {
   return {.gradients = o.gradients, .bn_stats = o.bn_stats};
+}
+
+// A step's input on the device it runs on: the batch and its targets are formed on the host
+// (the loader's work) and uploaded once; on the CPU nothing is copied.
+template <class T>
+[[nodiscard]] Tensor<T> on_device(Tensor<T> t, device where) {
+  return t.where() == where ? std::move(t) : t.to(where);
+}
+
+// A loss value for the log: the one read back from the device in a step (no other host round trip).
+template <class T>
+[[nodiscard]] double loss_value(const Var<T>& loss) {
+  return loss.value().on_device() ? double(loss.value().to_host()[0]) : double(loss.value()[0]);
 }
 
 // The virtual model's targets: the scribbles rotated by `angle` degrees, one-hot. They differ
@@ -205,15 +222,17 @@ template <class T>
                                     const Tensor<T>& image, const Tensor<data::label_t>& scribble,
                                     const step_draws& draws, const trainer_options& o, task_losses& logged) {
   const int classes = int(o.network.classes);
+  const device where = layers::device_of(host);
+  const auto input = [&](Tensor<T> t) { return tape.constant(on_device(std::move(t), where)); };
   const Tensor<T> y_onehot = losses::one_hot<T>(scribble, classes, o.ignore_label);
-  const Var<T> x = tape.constant(image), y = tape.constant(y_onehot);
+  const Var<T> x = input(image), y = input(y_onehot);
   // Pass 0 is the clean batch, 1 the mixed-up one, 2 the virtual model on the rotated batch.
   const auto ctx = [&](std::uint64_t pass) {
     const bool update = pass == 0 || (pass == 1 && o.mixup_updates_bn_stats);
     return layers::forward_context<T>{.training = true, .seed = draws.dropout_seed + pass, .update_running_stats = update};
   };
   const auto weighted = [](double w, const Var<T>& loss, double& log) {
-    log = loss.value()[0];
+    log = loss_value(loss);
     return w == 1.0 ? loss : ops::scale(loss, T(w));
   };
   const auto supervised = [&](const Var<T>& p, const Var<T>& target) {
@@ -224,8 +243,8 @@ template <class T>
   Var<T> total = weighted(o.weights.supervised, supervised(p, y), logged.supervised);
 
   if (o.method != training_method::pce) {
-    const Var<T> x_mix = tape.constant(losses::mix_with_reversed(image, draws.betas));
-    const Var<T> y_mix = tape.constant(losses::mix_with_reversed(y_onehot, draws.betas));
+    const Var<T> x_mix = input(losses::mix_with_reversed(image, draws.betas));
+    const Var<T> y_mix = input(losses::mix_with_reversed(y_onehot, draws.betas));
     const Var<T> p_mix = host.forward(tape, x_mix, ctx(1));
     total = ops::add(total, weighted(o.weights.mixup, losses::pce(p_mix, y_mix, 1e-5), logged.mixup));
     const Var<T> q = losses::mix_with_reversed(p, draws.betas);
@@ -236,10 +255,10 @@ template <class T>
     MODELMIX_REQUIRE(virtual_model && &virtual_model->host() == &host,
                      "task_objective: modelmix needs a mix plan whose host is the task's network");
     virtual_model->point(layers::two_way_coefficients(draws.lambda, virtual_model->options()), {draws.mixed_layer});
-    const Var<T> x_rot = tape.constant(ops::rotate_planes(image, draws.angle, T(0)));
+    const Var<T> x_rot = input(ops::rotate_planes(image, draws.angle, T(0)));
     vicinal_targets<T> targets = rotated_targets<T>(scribble, draws.angle, o);
-    const Var<T> y_rot = tape.constant(std::move(targets.pce));
-    const Var<T> y_rot_dice = targets.dice ? tape.constant(std::move(*targets.dice)) : y_rot;
+    const Var<T> y_rot = input(std::move(targets.pce));
+    const Var<T> y_rot_dice = targets.dice ? input(std::move(*targets.dice)) : y_rot;
     Var<T> p_mm;
     if (o.detach_virtual_model) {
       std::set<const Parameter<T>*> head;  // the only parameters the virtual model's terms train
@@ -255,7 +274,7 @@ template <class T>
     const Var<T> p_back = ops::rotate(p_mm, T(-draws.angle), T(0));
     total = ops::add(total, weighted(o.weights.invariance, losses::cosine_invariance(p, p_back), logged.invariance));
   }
-  logged.total = total.value()[0];
+  logged.total = loss_value(total);
   return total;
 }
 
@@ -282,16 +301,17 @@ struct step_report {
 };
 
 // A network's parameters and BN buffers in a checkpoint archive, named "<prefix>.<state_dict
-// name>" (e.g. "cine.encoder.block1.conv1.weight") like a PyTorch state_dict.
+// name>" (e.g. "cine.encoder.block1.conv1.weight") like a PyTorch state_dict. Host copies:
+// a checkpoint does not say which device trained it.
 template <class Net>
 void store_network(io::tensor_archive& archive, const std::string& prefix, Net& net) {
   using T = typename Net::value_type;
-  for (auto& [name, p] : layers::named_parameters(net)) archive.put(prefix + "." + name, p->value);
-  layers::for_each_buffer(net, [&](const std::string& name, Tensor<T>& b) { archive.put(prefix + "." + name, b); });
+  for (auto& [name, p] : layers::named_parameters(net)) archive.put(prefix + "." + name, p->value.to_host());
+  layers::for_each_buffer(net, [&](const std::string& name, Tensor<T>& b) { archive.put(prefix + "." + name, b.to_host()); });
 }
 
-// The inverse of store_network; every tensor must be present with the network's shape.
-// `source` names the file in error messages.
+// The inverse of store_network; every tensor must be present with the network's shape, and
+// lands on the device the network is on. `source` names the file in error messages.
 template <class Net>
 void restore_network(const io::tensor_archive& archive, const std::string& prefix, Net& net, const std::string& source) {
   using T = typename Net::value_type;
@@ -301,7 +321,7 @@ void restore_network(const io::tensor_archive& archive, const std::string& prefi
     Tensor<T> src = archive.get_as<T>(key);
     MODELMIX_REQUIRE(src.shape() == dst.shape(), "checkpoint ", source, ": '", key, "' has shape ", src.shape(),
                      ", the network expects ", dst.shape());
-    dst = std::move(src);
+    dst = on_device(std::move(src), dst.where());
   };
   for (auto& [name, p] : layers::named_parameters(net)) restore(name, p->value);
   layers::for_each_buffer(net, [&](const std::string& name, Tensor<T>& b) { restore(name, b); });
@@ -342,6 +362,9 @@ class Trainer {
       if (options_.shared_initialisation && t > 0) copy_parameters(*tasks_[0].net, *s.net);
       tasks_.push_back(std::move(s));
     }
+    // On the device before the optimizer allocates its state beside the parameters.
+    modelmix::detail::require_device("Trainer", options_.where);
+    for (auto& s : tasks_) layers::to_device(*s.net, options_.where);
     std::vector<std::pair<std::string, Parameter<T>*>> params;
     for (auto& s : tasks_)
       for (auto& [name, p] : layers::named_parameters(*s.net)) params.emplace_back(s.name + "." + name, p);
@@ -392,7 +415,7 @@ class Trainer {
       total = t == 0 ? task_total : ops::add(total, task_total);
     }
 
-    report.total = total.value()[0];
+    report.total = loss_value(total);
     report.nonfinite = nonfinite_losses(report);
     if (report.nonfinite.empty()) {
       optimizer_->zero_grad();
@@ -412,7 +435,7 @@ class Trainer {
       ++step_;
       return report;
     }
-    if (options_.grad_clip > 0) optim::clip_grad_norm(optimizer_->parameters(), options_.grad_clip);
+    if (options_.grad_clip > 0) optim::clip_grad_norm(optimizer_->parameters(), options_.grad_clip, gradient_norm_);
     optimizer_->set_lr(optim::lr_at(options_.schedule, step_));
     optimizer_->step();
     ++step_;
@@ -478,8 +501,14 @@ class Trainer {
     return {};
   }
 
-  // The first parameter whose gradient holds a NaN/Inf, with the global norm, or "".
-  [[nodiscard]] std::string nonfinite_gradient() const {
+  // The first parameter whose gradient holds a NaN/Inf, with the global norm, or "". On a
+  // device the norm is reduced there and only its value comes back; the host walk that names
+  // the culprit runs only when it is not finite.
+  [[nodiscard]] std::string nonfinite_gradient() {
+    if (options_.where != device::cpu) {
+      optim::gradient_norm(optimizer_->parameters(), gradient_norm_);
+      if (std::isfinite(gradient_norm_.to_host()[0])) return {};
+    }
     double sum = 0;
     std::string first;
     for (const auto& [name, p] : optimizer_->parameters()) {
@@ -552,6 +581,7 @@ class Trainer {
   trainer_options options_;
   std::vector<task_state> tasks_;
   std::unique_ptr<optim::Adam<T>> optimizer_;
+  Tensor<double> gradient_norm_;  // device steps: reused every step (no allocation)
   std::map<std::pair<std::size_t, std::size_t>, std::unique_ptr<mixing::plan<Net>>> plans_;
   index_t step_ = 0;
 };

@@ -16,10 +16,17 @@
 //   ∂x    += γ_c·r_c·(g − Σg/M − x̂·Σ(g·x̂)/M)    training (the batch stats depend on x)
 //   ∂x    += γ_c·r_c·g                           eval
 // Statistics are accumulated in double; x̂ is recomputed in backward from the saved μ and r.
+// The saved μ and r live where the input does: host vectors on the CPU, one device buffer
+// [2C] of doubles (μ then r) on a device (kernels in ops/cuda/batch_norm.cuh), owned by the
+// backward closure. The running statistics must live there too: on a device the kernel reads
+// (eval) or updates (training) them in place.
 #include <cmath>
+#include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "modelmix/ops/cpu/batch_norm.hpp"
+#include "modelmix/ops/cuda/batch_norm.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
@@ -51,27 +58,52 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, co
   MODELMIX_REQUIRE(!training || M > 1, "batch_norm2d: training needs more than one value per channel, got input ", s);
 
   const cpu::batch_norm_extents extents{N, C, HW};
-  const device where = device_of("batch_norm2d", {x.value(), gamma.value(), beta.value()});
-  std::vector<double> mean(static_cast<std::size_t>(C)), rstd(static_cast<std::size_t>(C));
+  const device where = device_of("batch_norm2d", {x.value(), gamma.value(), beta.value(), state.running_mean,
+                                                   state.running_var});
+  std::vector<double> mean, rstd;        // on the CPU
+  std::shared_ptr<double> device_stats;  // on a device: μ [C] then r [C] (shared: the closure is copyable)
   Tensor<T> y = Tensor<T>::empty(s, where);
-  run_on("batch_norm2d", where, [&] {
-    cpu::batch_norm2d_forward(extents, x.value().data(), gamma.value().data(), beta.value().data(),
-                              state.running_mean.data(), state.running_var.data(), double(state.momentum),
-                              double(state.eps), training, training && state.update_running_stats, y.data(),
-                              mean.data(), rstd.data());
-  });
+  const bool update = training && state.update_running_stats;
+  run_on(
+      "batch_norm2d", where,
+      [&] {
+        mean.resize(static_cast<std::size_t>(C));
+        rstd.resize(static_cast<std::size_t>(C));
+        cpu::batch_norm2d_forward(extents, x.value().data(), gamma.value().data(), beta.value().data(),
+                                  state.running_mean.data(), state.running_var.data(), double(state.momentum),
+                                  double(state.eps), training, update, y.data(), mean.data(), rstd.data());
+      },
+      MODELMIX_CUDA_FLOAT(T, "batch_norm2d",
+                          device_stats = std::shared_ptr<double>(
+                              static_cast<double*>(modelmix::detail::device_allocate(
+                                  2 * static_cast<std::size_t>(C) * sizeof(double))),
+                              modelmix::detail::device_deleter{});
+                          cuda::batch_norm2d_forward(N, C, HW, x.value().data(), gamma.value().data(),
+                                                     beta.value().data(), state.running_mean.data(),
+                                                     state.running_var.data(), double(state.momentum),
+                                                     double(state.eps), training, update, y.data(),
+                                                     device_stats.get(), device_stats.get() + C)));
 
   return tape.record(
       "batch_norm2d", std::move(y), {x, gamma, beta},
-      [&tape, x, gamma, beta, mean = std::move(mean), rstd = std::move(rstd), extents, training](const Tensor<T>& g) {
+      [&tape, x, gamma, beta, mean = std::move(mean), rstd = std::move(rstd), device_stats = std::move(device_stats),
+       extents, training](const Tensor<T>& g) {
         const gradient_sink<T> gx = tape.grad_target(x);
         Tensor<T>* gg = tape.grad_slot(gamma);
         Tensor<T>* gb = tape.grad_slot(beta);
-        run_on("batch_norm2d", g.where(), [&] {
-          cpu::batch_norm2d_backward(extents, training, g.data(), x.value().data(), gamma.value().data(), mean.data(),
-                                     rstd.data(), gx ? gx.slot->data() : nullptr, gg ? gg->data() : nullptr,
-                                     gb ? gb->data() : nullptr, gx.assign);
-        });
+        run_on(
+            "batch_norm2d", g.where(),
+            [&] {
+              cpu::batch_norm2d_backward(extents, training, g.data(), x.value().data(), gamma.value().data(),
+                                         mean.data(), rstd.data(), gx ? gx.slot->data() : nullptr,
+                                         gg ? gg->data() : nullptr, gb ? gb->data() : nullptr, gx.assign);
+            },
+            MODELMIX_CUDA_FLOAT(T, "batch_norm2d",
+                                cuda::batch_norm2d_backward(extents.N, extents.C, extents.HW, training, g.data(),
+                                                            x.value().data(), gamma.value().data(),
+                                                            device_stats.get(), device_stats.get() + extents.C,
+                                                            gx ? gx.slot->data() : nullptr, gg ? gg->data() : nullptr,
+                                                            gb ? gb->data() : nullptr, gx.assign)));
       });
 }
 

@@ -11,9 +11,12 @@
 //   src_j = cx + cos θ·dj − sin θ·di
 //
 // rounded to the nearest pixel (halves round up); a source outside the plane gives `fill`.
+// The sums are evaluated as explicit fma (cpu::rotation_source, shared with the CUDA kernels
+// of ops/cuda/geometry.hpp), so the map is the same in every build and on every device.
 // Multiples of 90° use exact cos/sin, so 90° on a square plane is exactly np.rot90.
 // The gather is linear in x, so backward is the transposed scatter-add:
-//   ∂x[src(p)] += g[p] for every p with a source inside (fill pixels have no gradient).
+//   ∂x[src(p)] += g[p] for every p with a source inside (fill pixels have no gradient);
+// on a device, a gather per input pixel in the same order (no atomics).
 //
 // Rotating by θ and then by −θ is only approximately the identity: nearest rounding moves
 // some pixels by one, and corners rotated out of the plane come back as `fill`. ModelMix's
@@ -25,13 +28,17 @@
 #include <vector>
 
 #include "modelmix/ops/cpu/rotate.hpp"
+#include "modelmix/ops/cuda/geometry.hpp"
 #include "modelmix/ops/elementwise.hpp"
 
 namespace modelmix::ops {
 
-// For each output pixel (row-major in the H×W plane), the row-major index of its source
-// pixel, or −1 when the source lies outside. One map serves every plane of a tensor.
-inline std::vector<index_t> rotation_source_map(index_t H, index_t W, double degrees) {
+// cos θ and sin θ of an angle in degrees, exact at multiples of 90°.
+struct rotation {
+  double c = 1, s = 0;
+};
+
+inline rotation rotation_of(double degrees) {
   double turn = std::fmod(degrees, 360.0);
   if (turn < 0) turn += 360.0;
   double c = std::cos(turn * std::numbers::pi / 180.0), s = std::sin(turn * std::numbers::pi / 180.0);
@@ -39,16 +46,21 @@ inline std::vector<index_t> rotation_source_map(index_t H, index_t W, double deg
   if (turn == 90.0) c = 0, s = 1;
   if (turn == 180.0) c = -1, s = 0;
   if (turn == 270.0) c = 0, s = -1;
-  const double cy = double(H - 1) / 2, cx = double(W - 1) / 2;
+  return {c, s};
+}
+
+// For each output pixel (row-major in the H×W plane), the row-major index of its source
+// pixel, or −1 when the source lies outside. One map serves every plane of a tensor. On a
+// CUDA device the kernels evaluate the same cpu::rotation_source per pixel instead.
+inline std::vector<index_t> rotation_source_map(index_t H, index_t W, rotation r) {
   std::vector<index_t> map(static_cast<std::size_t>(H * W));
   for (index_t i = 0; i < H; ++i)
-    for (index_t j = 0; j < W; ++j) {
-      const double di = double(i) - cy, dj = double(j) - cx;
-      const auto si = static_cast<index_t>(std::floor(cy + s * dj + c * di + 0.5));
-      const auto sj = static_cast<index_t>(std::floor(cx + c * dj - s * di + 0.5));
-      map[static_cast<std::size_t>(i * W + j)] = (si >= 0 && si < H && sj >= 0 && sj < W) ? si * W + sj : -1;
-    }
+    for (index_t j = 0; j < W; ++j) map[static_cast<std::size_t>(i * W + j)] = cpu::rotation_source(i, j, H, W, r.c, r.s);
   return map;
+}
+
+inline std::vector<index_t> rotation_source_map(index_t H, index_t W, double degrees) {
+  return rotation_source_map(H, W, rotation_of(degrees));
 }
 
 // One H×W plane, `in` → `out` (distinct buffers of H·W elements each).
@@ -62,38 +74,53 @@ void rotate_plane(std::span<const T> in, std::span<T> out, index_t H, index_t W,
 }
 
 namespace detail {
-// y[plane, q] = x[plane, map[q]] (or fill where map[q] < 0) for every plane of H·W = map.size().
+// y[plane, q] = x[plane, src(q)] (or fill outside) for every H×W plane (the last two axes) of x.
+// On the CPU through the index map, which is returned in *map for a backward; on a CUDA device
+// (float) the kernel evaluates the map per pixel.
 template <class T>
-Tensor<T> gather_planes(const char* op, const Tensor<T>& x, const std::vector<index_t>& map, T fill) {
-  const index_t HW = static_cast<index_t>(map.size()), planes = HW == 0 ? 0 : x.numel() / HW;
+Tensor<T> rotate_forward(const char* op, const Tensor<T>& x, rotation r, T fill, std::vector<index_t>* map = nullptr) {
+  const Shape& s = x.shape();
+  const index_t H = s[s.rank() - 2], W = s[s.rank() - 1], HW = H * W, planes = HW == 0 ? 0 : x.numel() / HW;
   const device where = device_of(op, {x});
-  Tensor<T> y = Tensor<T>::empty(x.shape(), where);
-  run_on(op, where, [&] { cpu::gather_planes(x.data(), y.data(), map.data(), planes, HW, fill); });
+  Tensor<T> y = Tensor<T>::empty(s, where);
+  run_on(
+      op, where,
+      [&] {
+        std::vector<index_t> m = rotation_source_map(H, W, r);
+        cpu::gather_planes(x.data(), y.data(), m.data(), planes, HW, fill);
+        if (map) *map = std::move(m);
+      },
+      MODELMIX_CUDA_FLOAT(T, op, cuda::rotate_planes(x.data(), y.data(), planes, H, W, r.c, r.s, fill)));
   return y;
 }
 }  // namespace detail
 
 // Every H×W plane (last two axes) of a tensor of rank ≥ 2 and any element type, e.g. uint8
-// label maps with fill = the 'unlabeled' value.
+// label maps with fill = the 'unlabeled' value. On a CUDA device: float only.
 template <class T>
 Tensor<T> rotate_planes(const Tensor<T>& x, double degrees, std::type_identity_t<T> fill) {
   MODELMIX_REQUIRE(x.rank() >= 2, "rotate_planes: needs at least two axes (H, W), got shape ", x.shape());
-  return detail::gather_planes("rotate_planes", x,
-                               rotation_source_map(x.dim(x.rank() - 2), x.dim(x.rank() - 1), degrees), fill);
+  return detail::rotate_forward("rotate_planes", x, rotation_of(degrees), T(fill));
 }
 
+// Backward: on the CPU the map's scatter-add (cpu::gather_planes_backward); on a device a
+// gather, each input pixel adding the outputs that read it in the CPU's order.
 template <class T>
 Var<T> rotate(const Var<T>& x, std::type_identity_t<T> degrees, std::type_identity_t<T> fill = T(0)) {
   Tape<T>& tape = x.tape();
   const Shape& s = x.shape();
   MODELMIX_REQUIRE(s.rank() >= 2, "rotate: needs at least two axes (H, W), got shape ", s);
-  std::vector<index_t> map = rotation_source_map(s[s.rank() - 2], s[s.rank() - 1], double(degrees));
-  Tensor<T> y = detail::gather_planes("rotate", x.value(), map, T(fill));
-  return tape.record("rotate", std::move(y), {x}, [&tape, x, map = std::move(map)](const Tensor<T>& g) {
+  const rotation r = rotation_of(double(degrees));
+  const index_t H = s[s.rank() - 2], W = s[s.rank() - 1];
+  std::vector<index_t> map;  // filled on the CPU only
+  Tensor<T> y = detail::rotate_forward("rotate", x.value(), r, T(fill), &map);
+  return tape.record("rotate", std::move(y), {x}, [&tape, x, map = std::move(map), r, H, W](const Tensor<T>& g) {
     Tensor<T>* gx = tape.grad_slot(x);
     if (!gx) return;
-    const index_t HW = static_cast<index_t>(map.size()), planes = HW == 0 ? 0 : g.numel() / HW;
-    run_on("rotate", g.where(), [&] { cpu::gather_planes_backward(g.data(), gx->data(), map.data(), planes, HW); });
+    const index_t HW = H * W, planes = HW == 0 ? 0 : g.numel() / HW;
+    run_on("rotate", g.where(), [&] { cpu::gather_planes_backward(g.data(), gx->data(), map.data(), planes, HW); },
+           MODELMIX_CUDA_FLOAT(T, "rotate",
+                               cuda::rotate_planes_backward(g.data(), gx->data(), planes, H, W, r.c, r.s)));
   });
 }
 

@@ -9,11 +9,15 @@
 //   θ ← θ − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + eps)
 //
 // The original ModelMix run: lr 1e-4, β = (0.9, 0.999), eps 1e-8, L2 weight decay 5e-4.
-// State: "exp_avg.<parameter>" (m) and "exp_avg_sq.<parameter>" (v), torch's names.
+// State: "exp_avg.<parameter>" (m) and "exp_avg_sq.<parameter>" (v), torch's names, on the
+// device of their parameter. On a CUDA device the update is one kernel per parameter with the
+// loop's double arithmetic (ops/cuda/optim.hpp): a step never leaves the device.
 #include <cmath>
 #include <cstdint>
 #include <string>
 
+#include "modelmix/ops/cuda/optim.hpp"
+#include "modelmix/ops/dispatch.hpp"
 #include "modelmix/optim/optimizer_state.hpp"
 #include "modelmix/optim/parameter_list.hpp"
 
@@ -43,8 +47,8 @@ class Adam {
     MODELMIX_REQUIRE(options.eps >= 0, "Adam: eps must be non-negative; got ", options.eps);
     MODELMIX_REQUIRE(options.weight_decay >= 0, "Adam: weight_decay must be non-negative; got ", options.weight_decay);
     for (const auto& [name, p] : params_) {
-      exp_avg_.push_back(Tensor<T>(p->value.shape()));
-      exp_avg_sq_.push_back(Tensor<T>(p->value.shape()));
+      exp_avg_.push_back(Tensor<T>::zeros(p->value.shape(), p->value.where()));
+      exp_avg_sq_.push_back(Tensor<T>::zeros(p->value.shape(), p->value.where()));
     }
   }
 
@@ -62,21 +66,33 @@ class Adam {
     const double shrink = l2 ? 1.0 : 1 - o.lr * o.weight_decay;
     for (std::size_t k = 0; k < params_.size(); ++k) {
       Parameter<T>& p = *params_[k].second;
+      const device where = ops::device_of("Adam", {p.value, p.grad});
+      detail::follow(exp_avg_[k], where);
+      detail::follow(exp_avg_sq_[k], where);
       T* theta = p.value.data();
       const T* grad = p.grad.data();
       T* m = exp_avg_[k].data();
       T* v = exp_avg_sq_[k].data();
       const index_t n = p.numel();
+      ops::run_on(
+          "Adam", where,
+          [&] {
 #pragma omp parallel for if (n > 32768)
-      for (index_t i = 0; i < n; ++i) {
-        const double th = double(theta[i]) * shrink;
-        const double g = l2 ? double(grad[i]) + o.weight_decay * double(theta[i]) : double(grad[i]);
-        const double mi = o.beta1 * double(m[i]) + (1 - o.beta1) * g;
-        const double vi = o.beta2 * double(v[i]) + (1 - o.beta2) * g * g;
-        m[i] = T(mi);
-        v[i] = T(vi);
-        theta[i] = T(th - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + o.eps));
-      }
+            for (index_t i = 0; i < n; ++i) {
+              const double th = double(theta[i]) * shrink;
+              const double g = l2 ? double(grad[i]) + o.weight_decay * double(theta[i]) : double(grad[i]);
+              const double mi = o.beta1 * double(m[i]) + (1 - o.beta1) * g;
+              const double vi = o.beta2 * double(v[i]) + (1 - o.beta2) * g * g;
+              m[i] = T(mi);
+              v[i] = T(vi);
+              theta[i] = T(th - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + o.eps));
+            }
+          },
+          MODELMIX_CUDA_FLOAT(T, "Adam",
+                              ops::cuda::adam_step({.theta = theta, .grad = grad, .exp_avg = m, .exp_avg_sq = v,
+                                                    .n = n, .step_size = step_size, .inv_sqrt_bc2 = inv_sqrt_bc2,
+                                                    .shrink = shrink, .beta1 = o.beta1, .beta2 = o.beta2,
+                                                    .eps = o.eps, .weight_decay = o.weight_decay, .l2 = l2})));
     }
   }
 
@@ -89,6 +105,7 @@ class Adam {
   [[nodiscard]] std::int64_t step_count() const { return step_; }
   [[nodiscard]] const named_parameters<T>& parameters() const { return params_; }
 
+  // A copy of the buffers where they live (optim/checkpoint.hpp copies them to the host to save).
   [[nodiscard]] optimizer_state<T> state() const {
     optimizer_state<T> s{kind, step_, {}};
     for (std::size_t k = 0; k < params_.size(); ++k) {
@@ -97,11 +114,13 @@ class Adam {
     }
     return s;
   }
+  // The buffers land on their parameter's device, wherever the state was saved from.
   void load_state(const optimizer_state<T>& s) {
     detail::check_state("Adam", s, kind, params_, {"exp_avg", "exp_avg_sq"});
     for (std::size_t k = 0; k < params_.size(); ++k) {
-      exp_avg_[k] = s.buffers.at(cat("exp_avg.", params_[k].first));
-      exp_avg_sq_[k] = s.buffers.at(cat("exp_avg_sq.", params_[k].first));
+      const device where = params_[k].second->value.where();
+      exp_avg_[k] = s.buffers.at(cat("exp_avg.", params_[k].first)).to(where);
+      exp_avg_sq_[k] = s.buffers.at(cat("exp_avg_sq.", params_[k].first)).to(where);
     }
     step_ = s.step;
   }

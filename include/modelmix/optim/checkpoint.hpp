@@ -7,7 +7,8 @@
 //
 // The default prefix is "optim"; give another to keep several optimizers in one file.
 // Buffers are stored in the optimizer's element type and converted on load, so a float
-// run can resume into a double one.
+// run can resume into a double one. Buffers on a CUDA device are copied to the host to be
+// stored; load_state puts them back on each parameter's device (cpu or cuda).
 #include <cstdint>
 #include <string>
 
@@ -20,7 +21,7 @@ template <class T>
 void store_state(io::tensor_archive& archive, const optimizer_state<T>& state, const std::string& prefix = "optim") {
   archive.put(prefix + ".step", Tensor<std::int64_t>(Shape{}, state.step));
   archive.metadata[prefix + ".kind"] = state.kind;
-  for (const auto& [key, buffer] : state.buffers) archive.put(cat(prefix, ".", state.kind, ".", key), buffer);
+  for (const auto& [key, buffer] : state.buffers) archive.put(cat(prefix, ".", state.kind, ".", key), buffer.to_host());
 }
 
 template <class T>

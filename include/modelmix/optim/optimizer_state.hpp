@@ -2,6 +2,8 @@
 // What an optimizer needs to resume exactly: its kind, the number of steps taken, and its
 // per-parameter buffers keyed "<buffer>.<parameter name>" (exp_avg.encoder.block1.conv1.weight).
 // optim/checkpoint.hpp stores this in a safetensors archive under "optim.<kind>.<key>".
+// The buffers are wherever the optimizer keeps them (a CUDA device for device parameters);
+// load_state puts each on its parameter's device, so state moves freely between devices.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -20,6 +22,13 @@ struct optimizer_state {
 };
 
 namespace detail {
+// An optimizer's buffer lives on its parameter's device: one made before the parameter moved
+// (Parameter::to) follows it on the next step.
+template <class T>
+void follow(Tensor<T>& buffer, device where) {
+  if (buffer.where() != where) buffer = buffer.to(where);
+}
+
 // Checks `state` against an optimizer of `kind` over `params` with the listed buffer names:
 // every "<buffer>.<parameter>" present with the parameter's shape, nothing else.
 template <class T>

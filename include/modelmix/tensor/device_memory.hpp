@@ -17,6 +17,19 @@ namespace modelmix::detail {
                         "nvcc is found, or with -DMODELMIX_WITH_CUDA=ON)"));
 }
 
+// Whether `where` can be used here, else an error naming `what` and the reason: CUDA not built
+// in, or no device (the runtime's reason, e.g. the driver is missing). A program calls it once
+// for its --device before it builds anything.
+inline void require_device(const char* what, device where) {
+  if (where == device::cpu) return;
+#if MODELMIX_WITH_CUDA
+  const cuda::availability a = cuda::device_available();
+  if (!a.available) throw error(cat(what, ": no usable CUDA device: ", a.reason));
+#else
+  no_cuda(what);
+#endif
+}
+
 inline void* device_allocate(std::size_t bytes) {
 #if MODELMIX_WITH_CUDA
   return cuda::allocate(bytes);

@@ -121,3 +121,27 @@ TEST_CASE("emu: bad launches and exceptions inside a body", "[emu]") {
   };
   REQUIRE_THROWS_WITH(emu::launch({1, 1, 1}, {32, 1, 1}, throws), Catch::Contains("boom"));
 }
+
+TEST_CASE("emu: launch_sequential runs every thread of every block once, and refuses barriers", "[emu]") {
+  // A 3D grid of 2D blocks: each thread writes its global index once.
+  const idx3 grid{3, 2, 1}, block{32, 2, 1};
+  std::vector<int> hits(3 * 2 * 64, 0);
+  emu::launch_sequential(grid, block, [&](const emu::ctx& c, emu::no_shared&) {
+    const int b = c.block().x + c.block().y * c.grid_dim().x;
+    const int t = c.thread().x + c.thread().y * c.block_dim().x;
+    REQUIRE(t == c.linear_thread());
+    ++hits[std::size_t(b * 64 + t)];
+  });
+  for (const int h : hits) REQUIRE(h == 1);
+
+  auto with_barrier = [](const emu::ctx& c, emu::no_shared&) { c.sync(); };
+  REQUIRE_THROWS_WITH(emu::launch_sequential({1, 1, 1}, {32, 1, 1}, with_barrier),
+                      Catch::Contains("sync()") && Catch::Contains("without shared memory"));
+  auto with_shuffle = [](const emu::ctx& c, emu::no_shared&) { (void)c.shfl_xor(1, 1); };
+  REQUIRE_THROWS_WITH(emu::launch_sequential({1, 1, 1}, {32, 1, 1}, with_shuffle), Catch::Contains("shfl_xor()"));
+  auto throws = [](const emu::ctx& c, emu::no_shared&) {
+    if (c.linear_thread() == 7) throw std::runtime_error("boom");
+  };
+  REQUIRE_THROWS_WITH(emu::launch_sequential({1, 1, 1}, {32, 1, 1}, throws), Catch::Contains("boom"));
+  REQUIRE_THROWS_AS(emu::launch_sequential({1, 1, 1}, {48, 1, 1}, throws), std::invalid_argument);
+}

@@ -1,5 +1,7 @@
-// The CUDA kernel bodies of the mixed convolution (include/modelmix/ops/cuda/*.cuh), run on the
-// CPU grid emulator against the plain-loop reference (ops/reference/conv2d.hpp, double sums).
+// The fused mixed convolution's launches (src/cuda/mixed_conv2d_launch.inl, the GPU's launch code)
+// and kernel bodies (include/modelmix/ops/cuda/*.cuh), run on the emulated device
+// (tests/support/emu_device.cpp: the CPU grid emulator; host pointers are its device memory)
+// against the plain-loop reference (ops/reference/conv2d.hpp, double sums).
 // Tolerance: |got − want| ≤ tol · max(1, |want|) per element; fp32 sums of ≤ a few hundred
 // products here, so 1e-4 (2e-4 for the coefficient gradients, sums over K·C·R·S elements).
 #include <catch2/catch.hpp>
@@ -11,14 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "emu_launch.hpp"
+#include "modelmix/ops/cuda/conv2d.hpp"
+#include "modelmix/ops/cuda/mixed_conv2d_wgrad.cuh"
 #include "modelmix/ops/reference/conv2d.hpp"
 
 namespace {
 
 using namespace modelmix;
 using ops::conv2d_problem;
-namespace emu = modelmix::test::emu;
+namespace kernels = modelmix::ops::cuda;
 
 std::vector<float> random_vec(index_t n, unsigned seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);
@@ -130,7 +133,7 @@ void check_wgrad(const emu_case& tc, want mode, int splits, unsigned seed) {
   const std::vector<float> x = random_vec(x_numel(p), seed + 1), dy = random_vec(y_numel(p), seed + 2);
   grads got(p, tc.terms, seed), ref(p, tc.terms, seed);
   const grads start = got;
-  emu::conv2d_wgrad(p, x.data(), dy.data(), make_spec(p, pr, &got, mode), splits);
+  kernels::conv2d_wgrad(p, x.data(), dy.data(), make_spec(p, pr, &got, mode), splits);
   ops::reference::conv2d_wgrad(p, x.data(), dy.data(), make_spec(p, pr, &ref, mode));
   for (int i = 0; i < tc.terms; ++i) {
     const std::string term = " of term " + std::to_string(i);
@@ -156,7 +159,7 @@ TEST_CASE("emu: mixed conv2d fprop matches the reference (overwrites y)", "[emu]
     const std::vector<float> x = random_vec(x_numel(p), seed++);
     // y starts as NaN: an element the kernel does not write fails the comparison.
     std::vector<float> got(std::size_t(y_numel(p)), std::numeric_limits<float>::quiet_NaN()), want_y(got.size());
-    emu::conv2d_fprop(p, x.data(), got.data(), spec);
+    kernels::conv2d_fprop(p, x.data(), got.data(), spec);
     ops::reference::conv2d_fprop(p, x.data(), want_y.data(), spec);
     require_close(got, want_y, 1e-4, "y");
   }
@@ -171,7 +174,7 @@ TEST_CASE("emu: mixed conv2d dgrad matches the reference (accumulates into dx)",
     const mixing::spec<float> spec = make_spec(p, pr, nullptr, want::none);
     const std::vector<float> dy = random_vec(y_numel(p), seed++);
     std::vector<float> got = random_vec(x_numel(p), seed++), want_dx = got;  // non-zero start
-    emu::conv2d_dgrad(p, dy.data(), got.data(), spec);
+    kernels::conv2d_dgrad(p, dy.data(), got.data(), spec);
     ops::reference::conv2d_dgrad(p, dy.data(), want_dx.data(), spec);
     require_close(got, want_dx, 1e-4, "dx");
   }
@@ -217,8 +220,8 @@ TEST_CASE("emu: mixed conv2d wgrad is bitwise reproducible", "[emu]") {
                                                 mixing::to_kernel_spec<8>(make_spec(p, pr, &first, want::all)))
                          .splits;
   REQUIRE(splits > 1);  // the split-K partial sums are really exercised
-  emu::conv2d_wgrad(p, x.data(), dy.data(), make_spec(p, pr, &first, want::all));
-  emu::conv2d_wgrad(p, x.data(), dy.data(), make_spec(p, pr, &second, want::all));
+  kernels::conv2d_wgrad(p, x.data(), dy.data(), make_spec(p, pr, &first, want::all));
+  kernels::conv2d_wgrad(p, x.data(), dy.data(), make_spec(p, pr, &second, want::all));
   for (int i = 0; i < tc.terms; ++i) {
     const auto u = std::size_t(i);
     REQUIRE(std::memcmp(first.gw[u].data(), second.gw[u].data(), first.gw[u].size() * sizeof(float)) == 0);
@@ -236,7 +239,7 @@ TEST_CASE("emu: materialize forms Σ c_i·W_i and Σ c_i·b_i (any number of ter
     const mixing::spec<float> spec = make_spec(tc.p, pr, nullptr, want::none);
     std::vector<float> w(std::size_t(spec.weight_numel), std::numeric_limits<float>::quiet_NaN());
     std::vector<float> b(std::size_t(spec.bias_numel), std::numeric_limits<float>::quiet_NaN());
-    emu::materialize(spec, w.data(), b.data());
+    kernels::materialize(spec, w.data(), b.data());
     std::vector<double> wd(w.size()), bd(b.size());
     mixing::weighted_sum(wd.data(), index_t(wd.size()), spec, &mixing::term<float>::weight);
     if (spec.has_bias()) mixing::weighted_sum(bd.data(), index_t(bd.size()), spec, &mixing::term<float>::bias);

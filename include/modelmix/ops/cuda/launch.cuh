@@ -25,12 +25,26 @@ __global__ void functor_kernel(const __grid_constant__ Kernel k) {
   k(device_ctx{}, sm);
 }
 
+// A functor tuned for one block size says so with `static constexpr int max_threads`: its
+// kernel gets __launch_bounds__, so the register allocation is capped to fit that block.
+template <class Kernel>
+concept bounded_kernel = requires { Kernel::max_threads; };
+
+template <class Smem, class Kernel>
+__global__ void __launch_bounds__(Kernel::max_threads) bounded_functor_kernel(const __grid_constant__ Kernel k) {
+  __shared__ Smem sm;
+  k(device_ctx{}, sm);
+}
+
 // Queued on the calling thread's stream; a launch error names the kernel.
 template <class Smem = no_shared, class Kernel>
 void launch(const char* name, idx3 grid, idx3 block, const Kernel& k) {
   const auto stream = static_cast<cudaStream_t>(modelmix::cuda::context::current().stream());
-  functor_kernel<Smem><<<dim3(unsigned(grid.x), unsigned(grid.y), unsigned(grid.z)),
-                         dim3(unsigned(block.x), unsigned(block.y), unsigned(block.z)), 0, stream>>>(k);
+  const dim3 g(unsigned(grid.x), unsigned(grid.y), unsigned(grid.z)), b(unsigned(block.x), unsigned(block.y), unsigned(block.z));
+  if constexpr (bounded_kernel<Kernel>)
+    bounded_functor_kernel<Smem><<<g, b, 0, stream>>>(k);
+  else
+    functor_kernel<Smem><<<g, b, 0, stream>>>(k);
   const cudaError_t status = cudaGetLastError();
   if (status != cudaSuccess) modelmix::cuda::detail::throw_cuda_error(name, status);
 }
