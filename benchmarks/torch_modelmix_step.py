@@ -28,6 +28,7 @@ The virtual model f_t^λ is built two ways (--mix):
 Not a build dependency; run with Debian's python3-torch under /usr/bin/python3:
 
     OMP_NUM_THREADS=2 /usr/bin/python3 benchmarks/torch_modelmix_step.py --threads 2
+    python3 benchmarks/torch_modelmix_step.py --device cuda --config 64,256,8   # on a GPU
 
 Prints one line per (configuration, variant), e.g.
 torch-functional/BM_modelmix_step/width:16/size:128/batch:4, with the median and best step in ms.
@@ -45,7 +46,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.nn.utils import stateless  # noqa: E402
 
-from torch_unet_step import UNet, inputs, pce, time_loop  # noqa: E402
+from torch_unet_step import UNet, header, inputs, pce, peak, start_peak, time_loop  # noqa: E402
 
 MIXES = ("deepcopy", "functional")
 
@@ -64,7 +65,7 @@ def rotate(x, degrees):
     """Rotate every image of x by degrees about its centre: nearest neighbour, zero fill."""
     a = math.radians(degrees)
     theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]],
-                         dtype=x.dtype).expand(x.shape[0], 2, 3)
+                         dtype=x.dtype, device=x.device).expand(x.shape[0], 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
@@ -130,26 +131,27 @@ def task_loss(nets, t, batch, layer, angle, lam, beta, mix):
     return sup + mixup + mc + vic + inv
 
 
-def setup(width, size, batch):
+def setup(width, size, batch, device="cpu"):
     """Two nets, one Adam over both, and each task's fixed batch (task 1: the images mirrored)."""
     torch.manual_seed(1)
-    nets = [UNet(width).train() for _ in range(2)]
+    nets = [UNet(width).train().to(device) for _ in range(2)]
     adam = torch.optim.Adam([q for net in nets for q in net.parameters()], lr=1e-3, weight_decay=5e-4)
-    image, target = inputs(batch, size)
+    image, target = (t.to(device) for t in inputs(batch, size))
     batches = [(image, target), (image.flip(3), target.flip(3))]
     return nets, adam, batches
 
 
-def time_steps(width, size, batch, min_seconds, mix, warmup=4):
+def time_steps(width, size, batch, min_seconds, mix, warmup=4, device="cpu"):
     """Median and best seconds of one two-task ModelMix step with virtual-model variant `mix`."""
     if mix not in MIXES:
         raise ValueError(f"mix must be one of {MIXES}, not {mix!r}")
-    nets, adam, batches = setup(width, size, batch)
+    nets, adam, batches = setup(width, size, batch, device)
     layers = mixable_layers(nets[0])
     counter = iter(range(1 << 62))
 
     def step():
         layer, angle, lambdas, betas = draw(next(counter), len(layers), batch)
+        betas = [b.to(device) for b in betas]
         total = sum(task_loss(nets, t, batches[t], layers[layer], angle, lambdas[t], betas[t], mix)
                     for t in range(2))
         adam.zero_grad(set_to_none=True)
@@ -170,16 +172,19 @@ def main():
                         help="WIDTH,SIZE,BATCH (repeatable; BATCH per task); default 16,128,4 and 32,128,4")
     parser.add_argument("--mix", choices=MIXES + ("both",), default="both",
                         help="how the virtual model is built (default: both, one line each)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the first GPU, and the peak of torch.cuda.max_memory_allocated per line")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     configs = [tuple(int(v) for v in c.split(",")) for c in args.config] or [(16, 128, 4), (32, 128, 4)]
     mixes = MIXES if args.mix == "both" else (args.mix,)
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}")
+    print(header(args.device))
     for width, size, batch in configs:
         for mix in mixes:
-            median, best = time_steps(width, size, batch, args.min_seconds, mix)
+            start_peak(args.device)
+            median, best = time_steps(width, size, batch, args.min_seconds, mix, device=args.device)
             print(f"torch-{mix}/BM_modelmix_step/width:{width}/size:{size}/batch:{batch}  "
-                  f"median {median * 1e3:9.2f} ms  best {best * 1e3:9.2f} ms", flush=True)
+                  f"median {median * 1e3:9.2f} ms  best {best * 1e3:9.2f} ms{peak(args.device)}", flush=True)
 
 
 if __name__ == "__main__":

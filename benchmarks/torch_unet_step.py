@@ -16,6 +16,7 @@ Prints one line per configuration in Google Benchmark's naming
 (BM_unet_step/width:16/size:128/batch:4) with the median and best step in ms.
 """
 import argparse
+import sys
 import statistics
 import time
 
@@ -85,11 +86,11 @@ def pce(p, y, eps=1e-10):
     return -(y * torch.log(p + eps)).sum() / y.sum()
 
 
-def time_steps(width, size, batch, min_seconds, warmup=4):
+def time_steps(width, size, batch, min_seconds, warmup=4, device="cpu"):
     torch.manual_seed(1)
-    net = UNet(width).train()
+    net = UNet(width).train().to(device)
     adam = torch.optim.Adam(net.parameters(), lr=1e-3)
-    image, target = inputs(batch, size)
+    image, target = (t.to(device) for t in inputs(batch, size))
 
     def step():
         loss = pce(net(image), target)
@@ -103,7 +104,8 @@ def time_steps(width, size, batch, min_seconds, warmup=4):
 
 def time_loop(step, min_seconds, warmup=4):
     """Median and best seconds of step() after `warmup` untimed calls: at least 5 timed calls
-    and at least min_seconds of them."""
+    and at least min_seconds of them. step() must wait for its own work (on a GPU: read a
+    loss value back, as float(loss) does)."""
     for _ in range(warmup):
         step()
     times = []
@@ -115,20 +117,45 @@ def time_loop(step, min_seconds, warmup=4):
     return statistics.median(times), min(times)
 
 
+def header(device):
+    """The first line of the output: versions, threads, and the GPU when there is one."""
+    line = f"# torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("--device cuda: this torch sees no CUDA device (torch.cuda.is_available() is False)")
+        line += f", device {torch.cuda.get_device_name()}, cudnn {torch.backends.cudnn.version()}"
+    return line
+
+
+def start_peak(device):
+    """Starts a new high-water mark of the memory torch allocated on the GPU."""
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak(device):
+    """'  peak_device_MB N' since start_peak (torch.cuda.max_memory_allocated), or '' on the CPU."""
+    return f"  peak_device_MB {torch.cuda.max_memory_allocated() / 1e6:9.1f}" if device == "cuda" else ""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--min-seconds", type=float, default=3.0)
     parser.add_argument("--config", action="append", default=[],
                         help="WIDTH,SIZE,BATCH (repeatable); default 16,128,4 and 32,128,4")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the first GPU, and the peak of torch.cuda.max_memory_allocated per line")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     configs = [tuple(int(v) for v in c.split(",")) for c in args.config] or [(16, 128, 4), (32, 128, 4)]
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}")
+    print(header(args.device))
     for width, size, batch in configs:
-        median, best = time_steps(width, size, batch, args.min_seconds)
+        start_peak(args.device)
+        median, best = time_steps(width, size, batch, args.min_seconds, device=args.device)
         print(f"torch/BM_unet_step/width:{width}/size:{size}/batch:{batch}  median {median * 1e3:9.2f} ms  "
-              f"best {best * 1e3:9.2f} ms", flush=True)
+              f"best {best * 1e3:9.2f} ms{peak(args.device)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The one script a lent GPU machine runs: CUDA tests, emulator tests, compute-sanitizer and the
-# CUDA benchmark, everything logged under $OUT (or ./gpu-check-out), in under 8 minutes.
+# CUDA benchmarks (the fused conv; whole U-Net and ModelMix steps at width 64 / 256² / batch 8
+# beside PyTorch's on the same card when it has torch with CUDA), everything logged under $OUT
+# (or ./gpu-check-out), in under 8 minutes.
 #
 # Here (a machine with the toolkit, no GPU), pack the binaries a bare GPU machine needs:
-#   cmake --build /tmp/build-cuda -j1 --target test_cuda test_cuda_fused test_device_gpu bench_cuda_conv2d test_ops_cuda_emu
+#   cmake --build /tmp/build-cuda -j1 --target test_cuda test_cuda_fused test_device_gpu bench_cuda_conv2d \
+#       bench_device_step test_ops_cuda_emu
 #   scripts/gpu_check.sh pack /tmp/build-cuda .gpu-carry    # bin/ + lib/ (libbenchmark, cuDNN shim, …)
 #   echo /.gpu-carry/ >> .git/info/exclude                  # carried, not committed
 # There (repository root, the carried folder beside it):
@@ -16,7 +19,9 @@
 # cudnnCreate fails, and the cuDNN tests and benchmarks report themselves skipped.
 #
 # Environment: OUT, GPU_CHECK_BUILD, GPU_CHECK_BUDGET_S (default 450), GPU_CHECK_MIN_TIME
-# (benchmark min time per benchmark, default 0.05), GPU_CHECK_BENCH_FILTER (default "paired").
+# (benchmark min time per benchmark, default 0.05), GPU_CHECK_BENCH_FILTER (default "paired"),
+# GPU_CHECK_STEP_MIN_TIME (seconds per whole-step benchmark, default 1), GPU_CHECK_STEP_CONFIG
+# (WIDTH,SIZE,BATCH of the step benchmarks, default 64,256,8).
 set -u
 
 # ---- pack mode ------------------------------------------------------------------------------
@@ -25,7 +30,8 @@ if [ "${1:-}" = "pack" ]; then
   dest="${3:-.gpu-carry}"
   rm -rf "$dest" && mkdir -p "$dest/bin" "$dest/lib"
   # The emulator tests travel without their sanitizer builds (those are for CPU machines).
-  for f in "$build"/tests/cuda/test_* "$build"/tests/ops/cuda/test_ops_cuda_emu "$build"/benchmarks/bench_cuda_*; do
+  for f in "$build"/tests/cuda/test_* "$build"/tests/ops/cuda/test_ops_cuda_emu "$build"/benchmarks/bench_cuda_* \
+           "$build"/benchmarks/bench_device_step; do
     [ -f "$f" ] && [ -x "$f" ] && cp "$f" "$dest/bin/" && echo "packed $(basename "$f")"
   done
   # Shared libraries a bare machine may lack: everything ldd resolves outside the C runtime.
@@ -50,6 +56,8 @@ SUMMARY="$OUT/summary.md"
 BUDGET="${GPU_CHECK_BUDGET_S:-450}"
 MIN_TIME="${GPU_CHECK_MIN_TIME:-0.05}"
 BENCH_FILTER="${GPU_CHECK_BENCH_FILTER:-paired}"
+STEP_MIN_TIME="${GPU_CHECK_STEP_MIN_TIME:-1}"
+STEP_CONFIG="${GPU_CHECK_STEP_CONFIG:-64,256,8}"
 START=$SECONDS
 : >"$LOG"
 RESULTS=()
@@ -126,7 +134,8 @@ elif command -v cmake >/dev/null 2>&1 && { command -v nvcc >/dev/null 2>&1 || [ 
   CTEST_DIR=/tmp/gpu-check-build
   step "configure" 120 cmake -S . -B "$CTEST_DIR" -DCMAKE_BUILD_TYPE=Release -DMODELMIX_BUILD_EXAMPLES=OFF \
     -DMODELMIX_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
-  step "build" 300 cmake --build "$CTEST_DIR" -j "$(nproc)" --target test_cuda test_cuda_fused test_device_gpu bench_cuda_conv2d
+  step "build" 300 cmake --build "$CTEST_DIR" -j "$(nproc)" --target test_cuda test_cuda_fused test_device_gpu bench_cuda_conv2d \
+    bench_device_step
   step "build emu" 180 cmake --build "$CTEST_DIR" -j "$(nproc)" --target test_ops_cuda_emu
 else
   log "binaries: none carried and no cmake+nvcc to build: nothing to run"
@@ -158,6 +167,21 @@ BENCH=$(find_bin bench_cuda_conv2d)
 if [ -n "$BENCH" ]; then
   step "bench_cuda_conv2d" 240 "$BENCH" "--benchmark_filter=$BENCH_FILTER" "--benchmark_min_time=$MIN_TIME" \
     "--benchmark_out=$OUT/bench.json" --benchmark_out_format=json --benchmark_counters_tabular=true
+fi
+
+# 5b. Whole training steps on the device, then PyTorch's same steps on the same card (when this
+# machine's python3 has torch with CUDA): the time and peak-memory comparison of docs/benchmarks.md.
+STEPS=$(find_bin bench_device_step)
+if [ -n "$STEPS" ]; then
+  step "bench_device_step" 180 "$STEPS" "--modelmix_config=$STEP_CONFIG" "--benchmark_min_time=$STEP_MIN_TIME" \
+    "--benchmark_out=$OUT/bench_step.json" --benchmark_out_format=json --benchmark_counters_tabular=true
+fi
+if command -v python3 >/dev/null 2>&1 && timeout 60 python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  step "torch U-Net step (cuda)" 90 python3 "$here/benchmarks/torch_unet_step.py" --device cuda --config "$STEP_CONFIG" --min-seconds "$STEP_MIN_TIME"
+  step "torch ModelMix step (cuda)" 120 python3 "$here/benchmarks/torch_modelmix_step.py" --device cuda --config "$STEP_CONFIG" --min-seconds "$STEP_MIN_TIME"
+else
+  log "torch with CUDA: not on this machine's python3 (no PyTorch side of the step comparison)"
 fi
 
 # 6. compute-sanitizer (memcheck) on the fused test, with what time is left.
@@ -217,6 +241,52 @@ PY
     echo "(no python3: raw benchmark output is in gpu_check.log and bench.json)"
   else
     echo "(no benchmark results)"
+  fi
+  if [ -f "$OUT/bench_step.json" ] && command -v python3 >/dev/null 2>&1; then
+    python3 - "$OUT/bench_step.json" "$LOG" <<'PY'
+import json, re, sys
+try:
+    data = json.load(open(sys.argv[1]))
+except ValueError as e:
+    print(f"(bench_step.json unreadable: {e}; see gpu_check.log)")
+    sys.exit(0)
+print("\n## Whole steps on the device (modelmix)\n")
+print("| benchmark | ms per step | peak device MB |")
+print("| --- | --- | --- |")
+ours = {}  # (kind, config) -> (ms, MB)
+for b in data.get("benchmarks", []):
+    if b.get("error_occurred"):
+        print(f"| {b['name']} | error: {b.get('error_message', '')} | |")
+        continue
+    print(f"| {b['name']} | {b['real_time']:.2f} | {b.get('peak_device_MB', float('nan')):.1f} |")
+    m = re.match(r"device/BM_(\w+?)_step/(width:\d+/size:\d+/batch:\d+)", b["name"])
+    if m:
+        ours[(m.group(1), m.group(2))] = (b["real_time"], b.get("peak_device_MB"))
+# PyTorch's lines in the log: torch[-MIX]/BM_KIND_step/CONFIG  median X ms  best Y ms  peak_device_MB Z
+theirs = {}
+for line in open(sys.argv[2], errors="replace"):
+    m = re.match(r"torch(?:-(\w+))?/BM_(\w+?)_step/(\S+)\s+median\s+([\d.]+) ms", line)
+    if m:
+        theirs[(m.group(1) or "", m.group(2), m.group(3))] = float(m.group(4))
+rows = []
+for (kind, config), (ms, mb) in sorted(ours.items()):
+    for (mix, tkind, tconfig), tms in sorted(theirs.items()):
+        if tkind == kind and tconfig == config:
+            rows.append(f"| {kind} step, {config} | torch{'-' + mix if mix else ''} | {tms / ms:.2f}x |")
+    if kind == "modelmix" and ("plain_three_pass", config) in ours and mb:
+        rows.append(f"| modelmix / plain three-pass peak device memory, {config} | | {mb / ours[('plain_three_pass', config)][1]:.3f} |")
+if rows:
+    print("\n## Ratios (speed: PyTorch's median time / ours, > 1: modelmix faster)\n")
+    print("| what | against | ratio |")
+    print("| --- | --- | --- |")
+    print("\n".join(rows))
+PY
+  fi
+  if grep -q '^torch' "$LOG"; then
+    echo
+    echo "## PyTorch on the same card (median, best, peak device MB)"
+    echo
+    grep -E '^(# torch|torch)' "$LOG" | sed 's/^/    /'
   fi
 } >"$SUMMARY" 2>&1
 cat "$SUMMARY" | tee -a "$LOG"

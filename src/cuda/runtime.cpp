@@ -6,7 +6,9 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <cstdint>
 
+#include "allocation_table.hpp"
 #include "modelmix/cuda/check.cuh"
 
 namespace modelmix::cuda {
@@ -51,16 +53,55 @@ availability device_available() {
   return cached;
 }
 
+namespace {
+// Whether the device has a stream-ordered memory pool, set up on first use to keep everything
+// freed into it (release threshold: all of it), so a steady-state training step reuses the
+// previous step's memory without asking the driver.
+bool use_pool() {
+  static const bool ok = [] {
+    int device = 0, supported = 0;
+    cudaMemPool_t pool = nullptr;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, device) != cudaSuccess || !supported ||
+        cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    std::uint64_t keep_all = UINT64_MAX;
+    if (cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all) != cudaSuccess)
+      (void)cudaGetLastError();
+    return true;
+  }();
+  return ok;
+}
+}  // namespace
+
 void* allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
+  void* stream = context::current().stream();
   void* p = nullptr;
-  MODELMIX_CUDA_CHECK(cudaMalloc(&p, bytes));
+  if (use_pool())
+    MODELMIX_CUDA_CHECK(cudaMallocAsync(&p, bytes, static_cast<cudaStream_t>(stream)));
+  else
+    MODELMIX_CUDA_CHECK(cudaMalloc(&p, bytes));
+  detail::allocation_table::instance().add(p, bytes, stream);
   return p;
 }
 
 void deallocate(void* p) noexcept {
-  if (p) (void)cudaFree(p);  // never throws: called from destructors
+  if (!p) return;
+  const auto e = detail::allocation_table::instance().remove(p);
+  if (!use_pool()) {
+    (void)cudaFree(p);  // never throws: called from destructors
+    return;
+  }
+  // Freed in the order of the allocating thread's stream, after the work queued there that may
+  // still read it, whichever thread frees it. A stream already gone had finished its work.
+  (void)cudaFreeAsync(p, static_cast<cudaStream_t>(e && e->stream ? e->stream : nullptr));
 }
+
+memory_stats device_memory() { return detail::allocation_table::instance().stats(); }
+void reset_device_peak() { detail::allocation_table::instance().reset_peak(); }
 
 namespace {
 void copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
@@ -94,9 +135,14 @@ context::context() : impl_(new impl) {}
 context::~context() {
   // Thread exit (or program exit for the main thread, before static destructors): release
   // quietly, a failing release must not throw from a destructor.
-  if (impl_->workspace) (void)cudaFree(impl_->workspace);
+  deallocate(impl_->workspace);
   if (impl_->cudnn) (void)cudnnDestroy(impl_->cudnn);
-  if (impl_->stream) (void)cudaStreamDestroy(impl_->stream);
+  if (impl_->stream) {
+    // Memory this thread allocated and still alive is freed later without its stream.
+    (void)cudaStreamSynchronize(impl_->stream);
+    detail::allocation_table::instance().forget_stream(impl_->stream);
+    (void)cudaStreamDestroy(impl_->stream);
+  }
   delete impl_;
 }
 
@@ -129,12 +175,11 @@ void* context::workspace(std::size_t bytes) {
     // Grow by at least half again, in whole MiB, so a sequence of growing requests reallocates rarely.
     const std::size_t mib = std::size_t(1) << 20;
     const std::size_t want = (std::max(bytes, impl_->workspace_bytes + impl_->workspace_bytes / 2) + mib - 1) / mib * mib;
-    // Work queued on the stream may still read the old workspace.
-    synchronize();
-    if (impl_->workspace) (void)cudaFree(impl_->workspace);
+    // The old one is freed in stream order, after the queued work that may still read it.
+    deallocate(impl_->workspace);
     impl_->workspace = nullptr;
     impl_->workspace_bytes = 0;
-    MODELMIX_CUDA_CHECK(cudaMalloc(&impl_->workspace, want));
+    impl_->workspace = allocate(want);
     impl_->workspace_bytes = want;
   }
   return impl_->workspace;

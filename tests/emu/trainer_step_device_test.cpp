@@ -4,9 +4,9 @@
 // pCE, Dice, cosine terms), its gradients into both parents of the virtual model, then
 // method::Trainer steps (Adam, checkpoints) with the networks on the device.
 //
-// Sizes are the smallest that exercise everything (8×8 slices, width 2, depth 2, batch 2): the
-// emulator runs the shared-memory kernels with an OS thread per CUDA thread, ~20 s per task's
-// forward and backward here.
+// Sizes are the smallest that exercise everything (8×8 slices, width 2, depth 2, batch 2), so
+// the cases stay at seconds on the emulator (each CUDA thread of a shared-memory kernel is a
+// fiber there).
 //
 // Tolerance: the device sums in other orders than the CPU (the conv tiles vs the CPU's GEMM,
 // one-block reductions); in float a loss or gradient of this tiny network agrees to ~1e-6,

@@ -16,6 +16,7 @@
 #include "modelmix/core/error.hpp"
 #include "modelmix/cuda/runtime.hpp"
 #include "modelmix/ops/cudnn/conv2d.hpp"
+#include "cuda/allocation_table.hpp"
 #include "support/grid_emu.hpp"
 
 namespace modelmix::cuda {
@@ -26,39 +27,52 @@ namespace {
 constexpr std::align_val_t device_alignment{256};  // what cudaMalloc guarantees
 }
 
+// Counted in the runtime's allocation table, as on a GPU.
 void* allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   void* p = ::operator new(bytes, device_alignment);
   std::memset(p, 0xff, bytes);  // 0xffffffff is a NaN
+  detail::allocation_table::instance().add(p, bytes, nullptr);
   return p;
 }
 void deallocate(void* p) noexcept {
-  if (p) ::operator delete(p, device_alignment);
+  if (!p) return;
+  (void)detail::allocation_table::instance().remove(p);
+  ::operator delete(p, device_alignment);
 }
+memory_stats device_memory() { return detail::allocation_table::instance().stats(); }
+void reset_device_peak() { detail::allocation_table::instance().reset_peak(); }
 void copy_to_device(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
 void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
 void copy_on_device(void* dst, const void* src, std::size_t bytes) { std::memmove(dst, src, bytes); }
 void fill_zero(void* dst, std::size_t bytes) { std::memset(dst, 0, bytes); }
 
 struct context::impl {
-  std::vector<std::byte> workspace;
+  void* workspace = nullptr;  // from allocate(), so it is counted as on a GPU
+  std::size_t workspace_bytes = 0;
 };
 context& context::current() {
   thread_local context c;
   return c;
 }
 context::context() : impl_(new impl) {}
-context::~context() { delete impl_; }
+context::~context() {
+  deallocate(impl_->workspace);
+  delete impl_;
+}
 void* context::stream() const { return nullptr; }  // launches run synchronously
 void* context::cudnn_handle() { throw error("the emulated CUDA device has no cuDNN"); }
 void* context::workspace(std::size_t bytes) {
-  if (impl_->workspace.size() < bytes) {
-    impl_->workspace.resize(bytes);
-    std::memset(impl_->workspace.data(), 0xff, bytes);  // a GPU's workspace holds whatever was there
+  if (impl_->workspace_bytes < bytes) {
+    deallocate(impl_->workspace);
+    impl_->workspace = nullptr;
+    impl_->workspace_bytes = 0;
+    impl_->workspace = allocate(bytes);  // NaN-filled: a GPU's workspace holds whatever was there
+    impl_->workspace_bytes = bytes;
   }
-  return impl_->workspace.data();
+  return impl_->workspace;
 }
-std::size_t context::workspace_size() const { return impl_->workspace.size(); }
+std::size_t context::workspace_size() const { return impl_->workspace_bytes; }
 void context::synchronize() const {}
 
 }  // namespace modelmix::cuda

@@ -4,7 +4,9 @@
 //
 //   emu::launch<Smem>(grid, block, [&](const emu::ctx& c, Smem& sm) { body(c, sm, args...); });
 //
-// - One std::thread per CUDA thread of a block; the team runs every block of the grid, one
+// - One fiber per CUDA thread of a block (support/fibers.hpp: all on the calling OS thread,
+//   taking turns at barriers); under ThreadSanitizer one std::thread each instead, so a
+//   missing barrier is a data race TSan reports. The team runs every block of the grid, one
 //   block after another (x fastest). Races between blocks are therefore invisible (CUDA.md).
 // - Shared memory: one `Smem` per launch, allocated at its exact size (ASan sees overflows)
 //   and filled with NaN bytes (0xff) before every block: a read of a slot nobody wrote
@@ -35,6 +37,7 @@
 #include <vector>
 
 #include "modelmix/ops/cuda/kernel_ctx.cuh"
+#include "support/fibers.hpp"
 
 namespace modelmix::test::emu {
 
@@ -67,10 +70,13 @@ inline std::string where(const char* file, unsigned line, std::uint64_t seq) {
   return std::string(file) + ":" + std::to_string(line) + " (its call #" + std::to_string(seq + 1) + " in this launch)";
 }
 
+// The threads of one block, as OS threads (waits block on a condition variable) or as fibers
+// of one OS thread (waits yield to the others).
 class team {
  public:
-  explicit team(int threads)
-      : threads_(threads), warps_(std::size_t(threads / 32)), slots_(std::size_t(threads)), syncs_(std::size_t(threads)),
+  team(int threads, bool fibers)
+      : fibers_(fibers),
+        threads_(threads), warps_(std::size_t(threads / 32)), slots_(std::size_t(threads)), syncs_(std::size_t(threads)),
         shuffles_(std::size_t(threads)) {
     block_.size = threads;
     for (barrier& w : warps_) w.size = 32;
@@ -148,10 +154,20 @@ class team {
       throw aborted{};
     }
     const std::uint64_t gen = b.generation;
+    if (fibers_) {
+      for (;;) {
+        lock.unlock();
+        fiber_group::yield();
+        lock.lock();
+        if (b.generation != gen) return;
+        if (broken_) throw aborted{};
+      }
+    }
     b.cv.wait(lock, [&] { return b.generation != gen || broken_; });
     if (b.generation == gen) throw aborted{};  // woken by a failure
   }
 
+  bool fibers_;
   std::mutex m_;
   int threads_;
   int waiting_ = 0;
@@ -221,7 +237,12 @@ void launch(idx3 grid, idx3 block, Body&& body) {
     throw std::invalid_argument("grid_emu: a block needs a multiple of 32 threads (at most 1024), got " +
                                 std::to_string(threads));
   if (grid.x <= 0 || grid.y <= 0 || grid.z <= 0) throw std::invalid_argument("grid_emu: empty grid");
-  detail::team tm(threads);
+#if defined(__SANITIZE_THREAD__)
+  constexpr bool fibers = false;
+#else
+  constexpr bool fibers = true;
+#endif
+  detail::team tm(threads, fibers);
   std::unique_ptr<Smem> smem(new Smem);  // default-initialised: exactly sizeof(Smem) bytes
   auto poison = [&] { std::memset(static_cast<void*>(smem.get()), 0xff, sizeof(Smem)); };  // 0xffffffff is a NaN
 
@@ -247,10 +268,15 @@ void launch(idx3 grid, idx3 block, Body&& body) {
       tm.fail("grid_emu: the kernel body threw a non-standard exception");
     }
   };
-  std::vector<std::thread> pool;
-  pool.reserve(std::size_t(threads));
-  for (int t = 0; t < threads; ++t) pool.emplace_back(run, t);
-  for (std::thread& th : pool) th.join();
+  if constexpr (fibers) {
+    detail::fiber_group group(threads, run);
+    group.run();
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(std::size_t(threads));
+    for (int t = 0; t < threads; ++t) pool.emplace_back(run, t);
+    for (std::thread& th : pool) th.join();
+  }
   if (tm.failed()) throw divergence(tm.reason());
 }
 

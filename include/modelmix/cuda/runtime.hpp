@@ -24,9 +24,24 @@ struct availability {
 // Whether a CUDA device can run kernels now (driver present, at least one device), and why not.
 [[nodiscard]] availability device_available();
 
-// Device memory (cudaMalloc / cudaFree). allocate(0) returns nullptr.
+// Device memory. allocate(0) returns nullptr. The memory is ordered on the calling thread's
+// stream (cudaMallocAsync from the device's pool, which keeps freed memory for reuse: a
+// training step allocates its tape values every step, and cudaMalloc/cudaFree would
+// synchronise the device each time). A free is ordered on the allocating thread's stream, so
+// freeing from another thread is safe; using the memory from another thread's stream needs
+// that thread to synchronise first.
 [[nodiscard]] void* allocate(std::size_t bytes);
 void deallocate(void* p) noexcept;
+
+// Bytes allocated through allocate() and the threads' workspaces and not yet freed, and the
+// most that was live since the last reset_device_peak(): the device counterpart of
+// modelmix::memory::peak_bytes(), for comparing the memory of two kinds of step.
+struct memory_stats {
+  std::size_t live_bytes = 0;
+  std::size_t peak_bytes = 0;
+};
+[[nodiscard]] memory_stats device_memory();
+void reset_device_peak();
 // Copies on the current thread's stream, synchronised before returning.
 void copy_to_device(void* dst, const void* src, std::size_t bytes);
 void copy_to_host(void* dst, const void* src, std::size_t bytes);
@@ -42,8 +57,8 @@ class context {
   static context& current();
   [[nodiscard]] void* stream() const;        // cudaStream_t
   [[nodiscard]] void* cudnn_handle();        // cudnnHandle_t
-  [[nodiscard]] void* workspace(std::size_t bytes);  // at least `bytes`, reused across calls; growing
-                                                     // synchronises the stream first
+  [[nodiscard]] void* workspace(std::size_t bytes);  // at least `bytes`, reused across calls; the old
+                                                     // one is freed in stream order when it grows
   [[nodiscard]] std::size_t workspace_size() const;  // bytes held now
   void synchronize() const;
 
