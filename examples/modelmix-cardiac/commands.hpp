@@ -18,6 +18,8 @@ void add_train_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 // interpolate --run RUN_DIR --task NAME=DIR --out DIR [--layers ...] [--bn-stats ...]: Dice along θ_a → θ_b
 void add_interpolate_command(CLI::App& app);
+// compare --run NAME=RUN ... --out DIR [--at-seconds S] [--interpolation NAME=CSV ...]: runs side by side
+void add_compare_command(CLI::App& app);
 // phantom --out DIR [--volumes N] [--size S] (hidden): synthetic volumes as NIfTI, for tests
 void add_phantom_command(CLI::App& app);
 #endif

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   modelmix_cardiac::add_predict_command(app);
   modelmix_cardiac::add_evaluate_command(app);
   modelmix_cardiac::add_interpolate_command(app);
+  modelmix_cardiac::add_compare_command(app);
   modelmix_cardiac::add_phantom_command(app);
 #endif
 #if MODELMIX_CARDIAC_WITH_MONTAGE
