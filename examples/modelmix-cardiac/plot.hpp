@@ -14,7 +14,8 @@
 //             with no drawn neighbour gets a square marker so it is not lost
 //   legend:   in the plot corner covering the fewest curve pixels
 //   text:     built-in 5×7 font (plus 2 rows of descenders), printable ASCII; other bytes show
-//             as '?'; scale 2 for panels at least 480 × 300, else 1
+//             as '?'; scale 2 for panels at least 480 × 300, else 1; a title too wide for its
+//             panel at scale 2 is drawn at scale 1
 // A panel without finite points shows its frame and "no data". Pixels depend only on the input.
 #include <array>
 #include <cstddef>

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -241,6 +242,29 @@ TEST_CASE("values far outside a fixed range are clipped, not lost or crashing", 
   REQUIRE(a);
   // The first segment leaves the plot almost straight up from (0, 0.5).
   CHECK(count(image, series_colour(0), a->left, a->top, a->left + 4, at_y(*a, 0.5)) > (at_y(*a, 0.5) - a->top) / 2);
+}
+
+TEST_CASE("a title too wide for its panel is drawn smaller, whole, not cut at the edge", "[plot]") {
+  // The horizontal extent of the ink in the title rows of a 640 × 400 panel (scale 2), right of
+  // x = 80 (the top y tick label reaches into these rows further left).
+  const auto title_extent = [](const std::string& title) {
+    plot_panel p = dice_panel(identity(5));
+    p.title = title;
+    p.series[0].name.clear();  // no legend in the top corner
+    const RgbImage image = render_plot({p}, {640, 400, 1});
+    long lo = image.width, hi = -1;
+    for (long y = 0; y < 2 * 6 + text_height(2); ++y)  // the title rows: 2 pads of 3 · scale, one scale-2 line
+      for (long x = 80; x < image.width; ++x)
+        if (pixel(image, x, y) != plot_background) lo = std::min(lo, x), hi = std::max(hi, x);
+    return std::pair{lo, hi};
+  };
+  const std::string wide(60, 'W');  // 720 pixels at scale 2, 360 at scale 1
+  const auto [wide_lo, wide_hi] = title_extent(wide);
+  CHECK(wide_lo > 100);  // whole and centred, not cut at either edge
+  CHECK(wide_hi < 600);
+  CHECK(wide_hi - wide_lo < text_width(wide, 1));
+  const auto [short_lo, short_hi] = title_extent("Dice");  // fits: keeps the panel's scale
+  CHECK(short_hi - short_lo >= text_width("Dice", 2) - 4);
 }
 
 TEST_CASE("every printable character draws inside its box, and no two look alike", "[plot][font]") {

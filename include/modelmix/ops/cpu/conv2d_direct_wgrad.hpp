@@ -5,17 +5,20 @@
 //   dW[k,c,r,s] = Σ_{n,p,q} dy[n,k,p,q] · xpad[n, c, p + r, q + s]        db[k] = Σ dy[n,k,p,q]
 //
 // An outer product per output pixel: the micro-tile holds `tile_kv` vectors of output channels
-// × the 9 taps of one input channel in registers; per pixel it loads tile_kv vectors of dy
-// (from dy transposed per band into [pixel][k], so channels are contiguous) and broadcasts the
-// 9 input values the taps read (straight from the zero-padded slab: the im2col is implicit),
-// 9·tile_kv FMAs. The reduction over a band's pixels stays in registers; each thread adds its
+// × the taps of one input channel (all 9, or a group of them when registers are few) in
+// registers; per pixel it loads tile_kv vectors of dy (from dy transposed per band into
+// [channel block][pixel][channel], so a tile's channels are contiguous) and broadcasts the input
+// values the taps read (straight from the zero-padded slab: the im2col is implicit), one FMA per
+// (tap, vector). The reduction over a band's pixels stays in registers; each thread adds its
 // tiles into a private [C·9][K] partial, and the partials are summed in thread order (a fixed
 // share of bands per thread), so a run is reproducible for a given thread count — the same
 // contract as the GEMM path's wgrad. Why not the dot-product form (vectors along q)? Its
 // partial sums are vectors per (k, c, r, s): they cannot stay in registers across a band, and
 // it measured slower than Eigen (docs/benchmarks.md).
 #include <algorithm>
+#include <iterator>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "modelmix/core/error.hpp"
@@ -30,48 +33,88 @@ namespace modelmix::ops::cpu {
 namespace direct {
 
 inline constexpr index_t wgrad_taps = 9;  // 3×3 only: other filters stay on the GEMM path
+// Bands of at least this many output pixels, and images of at least this many: every band adds
+// its tiles into the thread's [C·9][K] partial (MBs for deep layers), which has to be small
+// beside the band's FMAs; on smaller images Eigen's GEMM over the whole batch measured as fast
+// (AVX-512) or faster (AVX2: 16² and 8² layers, docs/benchmarks.md).
 inline constexpr index_t wgrad_min_pixels = 1024;
-// 9 taps × tile_kv accumulators + tile_kv dy vectors + one broadcast fit the register file.
-// With 16 registers (below AVX-512) only one dy vector fits: 10 loads per 9 FMAs, slower than
-// Eigen's GEBP (measured 128–153 against 152–182 GFLOP/s with AVX2 on Zen 5), so the dispatch
-// takes this kernel only with AVX-512; the narrower tile is kept for the tests.
-#if XSIMD_WITH_AVX512F
+// A micro-tile is tile_kv vectors of output channels × a group of taps, its accumulators, the
+// tile_kv dy vectors and one broadcast in registers: per pixel tile_kv + taps loads for
+// tile_kv · taps FMAs. With AVX-512's 32 registers one group holds all 9 taps (11 loads per 18
+// FMAs). With 16 registers (AVX2) the 9 taps go in two passes over the band, 5 then 4 taps
+// (7 loads per 10 FMAs, then 6 per 8): the earlier single-vector tile (10 loads per 9 FMAs) was
+// load-bound and lost to Eigen, and a 6 + 3 split would leave the second pass 6 accumulators,
+// fewer than the 8 independent FMA chains two FMA pipes with 4-cycle latency need.
 inline constexpr int tile_kv = 2;
-inline constexpr bool wgrad_pays = true;
+#if XSIMD_WITH_AVX512F
+inline constexpr int tap_groups[] = {9};
 #else
-inline constexpr int tile_kv = 1;
-inline constexpr bool wgrad_pays = false;
+inline constexpr int tap_groups[] = {5, 4};
 #endif
 
 // acc[t][j] += xpad(pixel + tap t) · dy(pixel, channels of vector j), over the band's pixels.
-// slab_c: channel c of the band's slab; dyT: [pixel][Kpad] from the vector block's first channel.
-template <class T>
-inline void wgrad_tile(const T* slab_c, index_t slab_w, index_t rows, index_t Q, const index_t (&tap)[wgrad_taps],
-                       const T* dyT, index_t Kpad, vec<T> (&acc)[wgrad_taps][tile_kv]) {
+// slab_c: channel c of the band's slab; tap: the group's NT offsets into it; dyT: the channel
+// block's [pixel][tile_kv · lanes] (contiguous: the tile streams it).
+template <class T, int NT>
+inline void wgrad_tile(const T* slab_c, index_t slab_w, index_t rows, index_t Q, const index_t* tap, const T* dyT,
+                       vec<T> (&acc)[NT][tile_kv]) {
+  constexpr index_t block = tile_kv * lanes<T>;
+  index_t off[NT];  // local copies: the compiler keeps them in registers
+  for (int t = 0; t < NT; ++t) off[t] = tap[t];
   for (index_t pp = 0; pp < rows; ++pp)
     for (index_t qq = 0; qq < Q; ++qq) {
-      const T* d = dyT + (pp * Q + qq) * Kpad;
+      const T* d = dyT + (pp * Q + qq) * block;
       vec<T> dv[tile_kv];
       for (int j = 0; j < tile_kv; ++j) dv[j] = vec<T>::load_aligned(d + j * lanes<T>);
       const T* xb = slab_c + pp * slab_w + qq;
-      for (index_t t = 0; t < wgrad_taps; ++t) {
-        const vec<T> b(xb[tap[t]]);
+      for (int t = 0; t < NT; ++t) {
+        const vec<T> b(xb[off[t]]);
         for (int j = 0; j < tile_kv; ++j) acc[t][j] = xsimd::fma(b, dv[j], acc[t][j]);
       }
     }
 }
 
-// dy_n's rows [p0, p1) as [pixel][Kpad], 64-byte aligned rows; adds Σ_pixels dy into db (when
-// non-null). Writes channels [0, K) only: the caller zeroes the buffer once, so the lanes past K
-// (computed and dropped) hold zeros, not denormals (slow) or garbage.
+// One tap group of one (channel block, input channel) over a band, added into the
+// thread's [C·9][Kpad] partial (dw_c: the rows of its taps).
+template <class T, int NT>
+inline void wgrad_group(const T* slab_c, index_t slab_w, index_t rows, index_t Q, const index_t* tap, const T* dyT,
+                        index_t Kpad, T* dw_c) {
+  vec<T> acc[NT][tile_kv];
+  for (auto& row : acc)
+    for (vec<T>& a : row) a = vec<T>(T(0));
+  wgrad_tile<T, NT>(slab_c, slab_w, rows, Q, tap, dyT, acc);
+  for (int t = 0; t < NT; ++t)
+    for (int j = 0; j < tile_kv; ++j) {
+      T* out = dw_c + t * Kpad + j * lanes<T>;
+      (vec<T>::load_unaligned(out) + acc[t][j]).store_unaligned(out);
+    }
+}
+
+// The whole filter of one (channel block, input channel): every group of tap_groups in turn.
+template <class T, std::size_t... G>
+inline void wgrad_taps_of_channel(std::index_sequence<G...>, const T* slab_c, index_t slab_w, index_t rows, index_t Q,
+                                  const index_t (&tap)[wgrad_taps], const T* dyT, index_t Kpad, T* dw_c) {
+  index_t t0 = 0;  // taps of the groups before this one
+  ((wgrad_group<T, tap_groups[G]>(slab_c, slab_w, rows, Q, tap + t0, dyT, Kpad, dw_c + t0 * Kpad),
+    t0 += tap_groups[G]),
+   ...);
+}
+
+// dy_n's rows [p0, p1) as [channel block][pixel][tile_kv · lanes], `pitch` pixels per block
+// (64-byte aligned); adds Σ_pixels dy into db (when non-null). Writes channels [0, K) only: the
+// caller zeroes the buffer once, so the lanes past K (computed and dropped) hold zeros, not
+// denormals (slow) or garbage. The blocked layout keeps a tile's dy reads contiguous; with
+// [pixel][K] rows a deep layer's tile read 64 bytes every K · 4 bytes.
 template <class T>
-void transpose_band(const plan& p, const T* dy_n, index_t p0, index_t p1, index_t Kpad, T* dyT, T* db) {
+void transpose_band(const plan& p, const T* dy_n, index_t p0, index_t p1, index_t pitch, T* dyT, T* db) {
+  constexpr index_t block = tile_kv * lanes<T>;
   const index_t pixels = (p1 - p0) * p.Q, plane = p.P * p.Q;
   for (index_t k = 0; k < p.K; ++k) {
     const T* src = dy_n + k * plane + p0 * p.Q;
+    T* dst = dyT + (k / block) * pitch * block + k % block;
     T sum = 0;
     for (index_t i = 0; i < pixels; ++i) {
-      dyT[i * Kpad + k] = src[i];
+      dst[i * block] = src[i];
       sum += src[i];
     }
     if (db) db[k] += sum;
@@ -81,10 +124,10 @@ void transpose_band(const plan& p, const T* dy_n, index_t p0, index_t p1, index_
 }  // namespace direct
 
 // The problems the direct wgrad takes: the direct kernel's (stride 1, rows at least a vector
-// wide) with a 3×3 filter, in AVX-512 builds.
+// wide) with a 3×3 filter and an image of at least direct::wgrad_min_pixels.
 template <class T>
 bool direct_wgrad_applies(const conv2d_problem& pb) {
-  return direct::wgrad_pays && direct_conv_applies<T>(pb) && pb.R == 3 && pb.S == 3;
+  return direct_conv_applies<T>(pb) && pb.R == 3 && pb.S == 3 && pb.P() * pb.Q() >= direct::wgrad_min_pixels;
 }
 
 // dW, db of y = conv(x, W) + b, split into the spec's parents (grad_weight_i += c_i·dW, …).
@@ -94,8 +137,6 @@ void conv2d_direct_wgrad(const conv2d_problem& pb, const T* x, const T* dy, cons
   MODELMIX_REQUIRE(pb.R == 3 && pb.S == 3 && pb.stride_h == 1 && pb.stride_w == 1, "conv2d_direct_wgrad: ",
                    pb.str(), " is not a stride-1 3×3 convolution");
   plan p = make_plan<T>(pb);
-  // Every band adds its tiles into the thread's [C·9][K] partial (MBs for deep layers): bands
-  // of at least wgrad_min_pixels keep that traffic small beside the band's FMAs.
   p.band = std::clamp<index_t>((wgrad_min_pixels + p.Q - 1) / p.Q, p.band, p.P);
   const bool want_dw = spec.wants_weight_grad(), want_db = spec.wants_bias_grad();
   const index_t block = tile_kv * lanes<T>;
@@ -115,26 +156,20 @@ void conv2d_direct_wgrad(const conv2d_problem& pb, const T* x, const T* dy, cons
     db.assign(std::size_t(want_db ? p.K : 0), T(0));
     const index_t slab_rows_max = p.band + p.R - 1;
     std::unique_ptr<T[]> slab(want_dw ? new T[std::size_t(p.C * slab_rows_max * p.slab_w)] : nullptr);
-    aligned_vector<T> dyT(std::size_t(p.band * p.Q * Kpad), T(0));  // the Kpad tail stays zero
+    const index_t pitch = p.band * p.Q;
+    aligned_vector<T> dyT(std::size_t(pitch * Kpad), T(0));  // the Kpad tail stays zero
 #pragma omp for schedule(static)
     for (index_t task = 0; task < tasks; ++task) {
       const index_t n = task / bands, p0 = (task % bands) * p.band, p1 = std::min(p.P, p0 + p.band);
       const index_t rows = p1 - p0, slab_rows = rows + p.R - 1;
-      transpose_band(p, dy + n * p.K * p.P * p.Q, p0, p1, Kpad, dyT.data(), want_db ? db.data() : nullptr);
+      transpose_band(p, dy + n * p.K * p.P * p.Q, p0, p1, pitch, dyT.data(), want_db ? db.data() : nullptr);
       if (!want_dw) continue;
       fill_slab(p, x + n * p.C * p.H * p.W, p0, slab_rows, slab.get());
       for (index_t k0 = 0; k0 < Kpad; k0 += block)
-        for (index_t c = 0; c < p.C; ++c) {
-          vec<T> acc[wgrad_taps][tile_kv];
-          for (auto& row : acc)
-            for (vec<T>& a : row) a = vec<T>(T(0));
-          wgrad_tile(slab.get() + c * slab_rows * p.slab_w, p.slab_w, rows, p.Q, tap, dyT.data() + k0, Kpad, acc);
-          for (index_t t = 0; t < wgrad_taps; ++t)
-            for (int j = 0; j < tile_kv; ++j) {
-              T* out = dw.data() + (c * wgrad_taps + t) * Kpad + k0 + j * lanes<T>;
-              (vec<T>::load_unaligned(out) + acc[t][j]).store_unaligned(out);
-            }
-        }
+        for (index_t c = 0; c < p.C; ++c)
+          wgrad_taps_of_channel(std::make_index_sequence<std::size(tap_groups)>{},
+                                slab.get() + c * slab_rows * p.slab_w, p.slab_w, rows, p.Q, tap,
+                                dyT.data() + k0 * pitch, Kpad, dw.data() + c * wgrad_taps * Kpad + k0);
     }
   }
   // Thread partials in thread order, then [C·9][Kpad] → dW [K][C·9], a block of output channels
