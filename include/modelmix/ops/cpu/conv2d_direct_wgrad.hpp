@@ -51,6 +51,9 @@ inline constexpr int tap_groups[] = {9};
 #else
 inline constexpr int tap_groups[] = {5, 4};
 #endif
+// Measured against Eigen with AVX-512 and with AVX2 + FMA only: other builds (SSE, no FMA) keep
+// the GEMM path; the tests run the kernel in every build.
+inline constexpr bool wgrad_measured = XSIMD_WITH_AVX512F || XSIMD_WITH_FMA3_AVX2;
 
 // acc[t][j] += xpad(pixel + tap t) · dy(pixel, channels of vector j), over the band's pixels.
 // slab_c: channel c of the band's slab; tap: the group's NT offsets into it; dyT: the channel
@@ -124,10 +127,12 @@ void transpose_band(const plan& p, const T* dy_n, index_t p0, index_t p1, index_
 }  // namespace direct
 
 // The problems the direct wgrad takes: the direct kernel's (stride 1, rows at least a vector
-// wide) with a 3×3 filter and an image of at least direct::wgrad_min_pixels.
+// wide) with a 3×3 filter and an image of at least direct::wgrad_min_pixels, in the builds it
+// was measured in.
 template <class T>
 bool direct_wgrad_applies(const conv2d_problem& pb) {
-  return direct_conv_applies<T>(pb) && pb.R == 3 && pb.S == 3 && pb.P() * pb.Q() >= direct::wgrad_min_pixels;
+  return direct::wgrad_measured && direct_conv_applies<T>(pb) && pb.R == 3 && pb.S == 3 &&
+         pb.P() * pb.Q() >= direct::wgrad_min_pixels;
 }
 
 // dW, db of y = conv(x, W) + b, split into the spec's parents (grad_weight_i += c_i·dW, …).
