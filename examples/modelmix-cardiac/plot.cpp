@@ -333,12 +333,13 @@ void draw_panel(RgbImage& image, const plot_panel& p, const panel_frame& f) {
   const canvas panel{image, f.cell}, inside{image, f.plot};
   const int s = f.scale, th = text_height(s), pad = 3 * s, tick = 3 * s;
   const int centre_x = (f.plot.x0 + f.plot.x1) / 2, centre_y = (f.plot.y0 + f.plot.y1) / 2;
-  const auto centred = [&](std::string_view str) { return std::max(f.cell.x0 + pad, centre_x - text_width(str, s) / 2); };
+  const auto centred = [&](std::string_view str, int scale) {
+    return std::max(f.cell.x0 + pad, centre_x - text_width(str, scale) / 2);
+  };
   // A title wider than the panel at the panel's scale is drawn smaller rather than cut off.
   const int title_s = s > 1 && text_width(p.title, s) > f.cell.x1 - f.cell.x0 - 2 * pad ? 1 : s;
-  const int title_x = std::max(f.cell.x0 + pad, centre_x - text_width(p.title, title_s) / 2);
-  text(panel, title_x, f.cell.y0 + 2 * pad + (th - text_height(title_s)) / 2, p.title, ink, title_s);
-  text(panel, centred(p.x_label), f.cell.y1 - pad - th, p.x_label, ink, s);
+  text(panel, centred(p.title, title_s), f.cell.y0 + 2 * pad + (th - text_height(title_s)) / 2, p.title, ink, title_s);
+  text(panel, centred(p.x_label, s), f.cell.y1 - pad - th, p.x_label, ink, s);
   text(panel, f.cell.x0 + pad, centre_y - text_width(p.y_label, s) / 2, p.y_label, ink, s, true);
   if (!f.axes) {
     panel.outline(f.plot, ink);
