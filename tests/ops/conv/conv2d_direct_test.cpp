@@ -34,7 +34,9 @@ std::vector<conv2d_problem> direct_problems() {
           {1, 3, 5, 2 * v, 4, 3, 3, 2, 2, 1, 1},             // padding beyond the filter's reach
           {2, 2, 6, 2 * v + 1, 3, 3, 7, 1, 3, 1, 1},          // a wide filter
           {3, 6, 5, v, 10, 3, 3, 1, 1, 1, 1},                // one vector per row: tiles span rows
-          {2, 4, 7, v + 3, 4, 3, 3, 1, 1, 1, 1}};            // two vectors per row, the second cut
+          {2, 4, 7, v + 3, 4, 3, 3, 1, 1, 1, 1},             // two vectors per row, the second cut
+          {1, 3, 4, 4 * v, 5, 3, 3, 1, 1, 1, 1},             // 4 vectors per one-row band: tiles 2 + 2
+          {1, 2, 4, 7 * v - 2, 6, 3, 3, 1, 1, 1, 1}};        // 7 per band: 3 + 2 + 2, the last cut
 }
 
 // Each parent's weight and (optionally) bias.
