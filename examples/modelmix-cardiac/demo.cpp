@@ -199,7 +199,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--test-volumes", settings->test_volumes, "Held-out volumes per task")->capture_default_str();
   cmd->add_option("--methods", settings->methods, "Methods to train: modelmix, mixup, pce")->capture_default_str();
   cmd->add_option("--seed", settings->seed, "Seed of the data and the training")->capture_default_str();
-  cmd->add_option("--threads", settings->threads, "OpenMP threads (0 = default)")->capture_default_str();
+  add_threads_option(cmd, settings->threads);
   add_device_option(cmd, settings->device);
   cmd->add_option("--memory-budget", settings->memory_budget,
                   "GiB a training step may use; a larger step is refused up front (0 = 80 % of this machine's memory)")

@@ -36,6 +36,7 @@
 #include "modelmix/method/metrics.hpp"
 #include "report.hpp"
 #include "run_folder.hpp"
+#include "validate.hpp"
 
 namespace modelmix_cardiac {
 
@@ -173,9 +174,11 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--task", run->tasks, "with --run: NAME=DIR, DIR holding images/ and labels/ (repeatable)");
   add_checkpoint_option(cmd, run->checkpoint);
   add_device_option(cmd, run->device);
+  add_threads_option(cmd, run->threads);
   cmd->add_flag("--largest-component", run->largest_component,
                 "with --run: keep each structure's largest 3D component before scoring (default: raw predictions)");
   cmd->callback([options, run] {
+    apply_threads_option(run->threads);
     if (!run->run.empty()) {
       MODELMIX_REQUIRE(options->pred.empty() && options->labels.empty(), "evaluate: use either --run/--task or --pred/--labels");
       run->report = options->report.empty() ? run->run / "report.json" : options->report;

@@ -32,6 +32,7 @@ struct RunEvaluateOptions {
   bool largest_component = false;  // post-process the predictions before scoring
   std::string checkpoint = "last";  // or "best" (train --val)
   std::string device = "cpu";       // --device
+  int threads = 0;                  // --threads (both modes)
 };
 void evaluate_run(const RunEvaluateOptions& options);  // predict.cpp
 

@@ -44,6 +44,7 @@ struct interpolate_settings {
   std::vector<std::string> layer_sets{"all"}, bn_policies{"host"};
   int points = 11;
   index_t batch = 8;
+  int threads = 0;
 };
 
 // Encoder layers of `net` a layer set names: all mixable conv and BN layers, only one kind, or one path.
@@ -113,6 +114,7 @@ point_score score(Model& net, const std::vector<data::Case>& cases, index_t size
 void run_interpolate(const interpolate_settings& s) {
   require_in_range("--points", s.points, 2, 1001);
   require_in_range("--batch", s.batch, 1, 4096);
+  apply_threads_option(s.threads);
   const run_config c = load_run_config(s.run);
   MODELMIX_REQUIRE(c.tasks.size() >= 2, "--run ", s.run.string(), ": has one task; interpolation needs two networks");
   const task_spec spec = parse_task_spec(s.task);
@@ -196,6 +198,7 @@ void add_interpolate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch", s->batch, "Slices per forward pass")->capture_default_str();
   add_checkpoint_option(cmd, s->checkpoint);
+  add_threads_option(cmd, s->threads);
   cmd->callback([s] { run_interpolate(*s); });
 }
 

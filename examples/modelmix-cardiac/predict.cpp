@@ -38,6 +38,7 @@ struct predict_settings {
   fs::path run, in, out;
   std::string task, checkpoint = "last", device = "cpu";
   index_t batch = 8;
+  int threads = 0;
   bool largest_component = false;
 };
 
@@ -57,6 +58,7 @@ bool same_or_inside(const fs::path& inner, const fs::path& outer) {
 
 void run_predict(const predict_settings& s) {
   require_in_range("--batch", s.batch, 1, 4096);
+  apply_threads_option(s.threads);
   const device where = parse_device(s.device);
   MODELMIX_REQUIRE(fs::is_directory(s.in), "--in ", s.in.string(), ": no such folder");
   // The output folder must not be (or lie in) a folder of inputs: predictions would mix with them.
@@ -145,6 +147,7 @@ void add_predict_command(CLI::App& app) {
   add_device_option(cmd, s->device);
   cmd->add_flag("--largest-component", s->largest_component,
                 "Keep each structure's largest 3D connected component (post-processing; default: raw argmax)");
+  add_threads_option(cmd, s->threads);
   cmd->callback([s] { run_predict(*s); });
 }
 

@@ -375,8 +375,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"constant", "poly", "cosine"}))
       ->capture_default_str();
   cmd->add_option("--seed", s->config.seed, "Seed of the split and the training")->capture_default_str();
-  cmd->add_option("--threads", s->threads, "OpenMP threads (0 = default, at most the hardware threads)")
-      ->capture_default_str();
+  add_threads_option(cmd, s->threads);
   cmd->add_option("--memory-budget", s->memory_budget,
                   "GiB a training step may use; a larger step is refused up front (0 = 80 % of this machine's memory)")
       ->capture_default_str();
