@@ -37,13 +37,13 @@ inline void require_finite_in(const char* option, double value, double lo, doubl
   return n > 0 ? n : 1;
 }
 
-// --threads: 0 keeps the default; otherwise 1..hardware_threads(). Applied to OpenMP.
 // --threads of every command that runs a network (demo, train, predict, evaluate, interpolate).
 inline void add_threads_option(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads, "OpenMP threads (0 = default, at most the hardware threads)")
       ->capture_default_str();
 }
 
+// --threads: 0 keeps the default; otherwise 1..hardware_threads(). Applied to OpenMP.
 inline void apply_threads_option(int threads) {
   const int limit = hardware_threads();
   MODELMIX_REQUIRE(threads >= 0 && threads <= limit, "--threads ", threads, ": must be 0 (default) or 1..", limit,

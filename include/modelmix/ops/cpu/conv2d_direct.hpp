@@ -192,7 +192,8 @@ void convolve(const plan& p, const T* x, const T* packed, const T* bias, bool ac
         // a 1-vector tile has only tile_k accumulator chains, too few to cover the FMA latency
         // (4 cycles × 2 pipes), and ran at half speed (~3 % of a width-32 step on AVX2).
         // The tile shape does not change any output's tap order, so the results stay the same.
-        const index_t full = vectors % tile_v == 1 && vectors > tile_v ? vectors - 4 : vectors - vectors % tile_v;
+        const index_t rest = vectors % tile_v == 1 && vectors > tile_v ? tile_v + 1 : vectors % tile_v;
+        const index_t full = vectors - rest;
         index_t v = 0;
         for (; v < full; v += tile_v)
           tile<T, tile_v>(p, slab.get(), rows, p0, v, w, bias, accumulate, y_n, kb * tile_k);
