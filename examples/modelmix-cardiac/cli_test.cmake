@@ -816,6 +816,13 @@ elseif(CASE STREQUAL "train_val_curves")
   expect_error("--val a=.*missing: no such folder")
   run(train --out "${WORK}/run" --resume --iters 7 --val "b=${WORK}/b")
   expect_error("--resume: --val b=.* differs from a=")
+  # A damaged cell (a hand edit, a cut-off write by another tool) is refused with its line and
+  # column, not read as 0.
+  file(READ "${WORK}/run/curves.csv" good)
+  string(REGEX REPLACE "\n2,[^,\n]*," "\n2,oops," damaged "${good}")
+  file(WRITE "${WORK}/run/curves.csv" "${damaged}")
+  run(train --out "${WORK}/run" --resume --iters 7)
+  expect_error("curves.csv: line 3, column seconds: 'oops' is not a number")
   # A curves.csv that is not this run's is refused before training, not overwritten.
   file(WRITE "${WORK}/run/curves.csv" "step,loss\n1,2\n")
   run(train --out "${WORK}/run" --resume --iters 7)

@@ -16,11 +16,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "csv_table.hpp"
 #include "files.hpp"
 #include "modelmix/core/error.hpp"
 #include "modelmix/data/dataset_folder.hpp"
@@ -71,22 +70,19 @@ class learning_curves {
   [[nodiscard]] std::filesystem::path png() const { return run_ / "curves.png"; }
 
   // A resumed run: the rows of curves.csv up to `step` (the checkpoint's), with the same columns.
+  // Read with compare's parser, so a damaged cell is refused with its line and column.
   void resume(long long step) {
-    std::ifstream in(csv());
-    if (!in) return;  // a run trained before curves existed, or one whose first row never came
-    std::string line;
-    std::getline(in, line);
-    MODELMIX_REQUIRE(line == header_, csv().string(), ": its columns differ from this run's tasks and --val folders (",
-                     line.substr(0, 80), "...); move it away to start new curves");
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
+    if (!std::filesystem::exists(csv())) return;  // a run trained before curves existed, or one whose first row never came
+    const csv_table t = read_csv_table(csv(), "--resume");
+    std::string header;
+    for (const auto& name : t.header) header += (header.empty() ? "" : ",") + name;
+    MODELMIX_REQUIRE(header == header_, csv().string(), ": its columns differ from this run's tasks and --val folders (",
+                     header.substr(0, 80), "...); move it away to start new curves");
+    for (std::size_t i = 0; i < t.rows.size(); ++i) {
       row r;
-      std::stringstream fields(line);
-      std::string f;
-      while (std::getline(fields, f, ',')) r.values.push_back(f.empty() ? NAN : std::strtod(f.c_str(), nullptr));
-      if (!line.empty() && line.back() == ',') r.values.push_back(NAN);
-      MODELMIX_REQUIRE(r.values.size() == column_count() && std::isfinite(r.values[0]), csv().string(),
-                       ": a damaged row (", line.substr(0, 60), "); move the file away to start new curves");
+      for (std::size_t col = 0; col < t.header.size(); ++col) r.values.push_back(t.number(i, col));
+      MODELMIX_REQUIRE(std::isfinite(r.values[0]), csv().string(), ": line ", i + 2,
+                       " has no step; move the file away to start new curves");
       if (r.values[0] <= double(step)) rows_.push_back(std::move(r));
     }
   }

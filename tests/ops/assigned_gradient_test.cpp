@@ -83,6 +83,13 @@ TEST_CASE("upsample_nearest2x assigns a fresh gradient", "[ops][gradcheck]") {
                              test::distinct_tensor(Shape{2, 2, 3, 4}, 4));
 }
 
+TEST_CASE("upsample_bilinear2x assigns a fresh gradient", "[ops][upsample][gradcheck]") {
+  // A scatter: every input element gathers from up to 4 output rows and columns, the border
+  // ones (clamped taps) twice from the same output.
+  require_assigned_gradients([](const Var<double>& u) { return ops::upsample_bilinear2x(u); },
+                             test::distinct_tensor(Shape{2, 2, 3, 4}, 10));
+}
+
 TEST_CASE("softmax_channels assigns a fresh gradient", "[ops][gradcheck]") {
   require_assigned_gradients([](const Var<double>& u) { return ops::softmax_channels(u); },
                              test::distinct_tensor(Shape{2, 4, 3, 5}, 5, 0.1));

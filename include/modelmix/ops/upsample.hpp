@@ -51,12 +51,12 @@ Var<T> upsample_bilinear2x(const Var<T>& x) {
          MODELMIX_CUDA_FLOAT(T, "upsample_bilinear2x",
                              cuda::upsample_bilinear2x(x.value().data(), y.data(), planes, H, W)));
   return tape.record("upsample_bilinear2x", std::move(y), {x}, [&tape, x, planes, H, W](const Tensor<T>& g) {
-    Tensor<T>* gx = tape.grad_slot(x);
+    const gradient_sink<T> gx = tape.grad_target(x);
     if (!gx) return;
     run_on("upsample_bilinear2x", g.where(),
-           [&] { cpu::upsample_bilinear2x_backward(g.data(), gx->data(), planes, H, W); },
+           [&] { cpu::upsample_bilinear2x_backward(g.data(), gx.slot->data(), planes, H, W, gx.assign); },
            MODELMIX_CUDA_FLOAT(T, "upsample_bilinear2x",
-                               cuda::upsample_bilinear2x_backward(g.data(), gx->data(), planes, H, W)));
+                               cuda::upsample_bilinear2x_backward(g.data(), gx.slot->data(), planes, H, W)));
   });
 }
 

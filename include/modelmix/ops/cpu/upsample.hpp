@@ -69,13 +69,15 @@ void upsample_bilinear2x(const T* px, T* py, index_t planes, index_t H, index_t 
   }
 }
 
-// The transpose of upsample_bilinear2x, accumulated into pd.
+// The transpose of upsample_bilinear2x, accumulated into pd (or written, with assign: a
+// scatter, so the plane is zeroed first, while it is about to be in cache anyway).
 template <class T>
-void upsample_bilinear2x_backward(const T* pg, T* pd, index_t planes, index_t H, index_t W) {
+void upsample_bilinear2x_backward(const T* pg, T* pd, index_t planes, index_t H, index_t W, bool assign = false) {
 #pragma omp parallel for schedule(static) if (planes * 4 * H * W >= parallel_min_work)
   for (index_t p = 0; p < planes; ++p) {
     std::vector<T> row(static_cast<std::size_t>(W));
     T* d = pd + p * H * W;
+    if (assign) std::fill(d, d + H * W, T(0));
     for (index_t oi = 0; oi < 2 * H; ++oi) {
       // Transpose of the W pass into `row`, then of the H pass into the two input rows.
       const T* go = pg + (p * 2 * H + oi) * 2 * W;
