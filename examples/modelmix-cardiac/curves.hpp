@@ -72,7 +72,8 @@ class learning_curves {
   // A resumed run: the rows of curves.csv up to `step` (the checkpoint's), with the same columns.
   // Read with compare's parser, so a damaged cell is refused with its line and column.
   void resume(long long step) {
-    if (!std::filesystem::exists(csv())) return;  // a run trained before curves existed, or one whose first row never came
+    // No file: a run trained before curves existed, or one whose first row never came.
+    if (!std::filesystem::exists(csv())) return;
     const csv_table t = read_csv_table(csv(), "--resume");
     std::string header;
     for (const auto& name : t.header) header += (header.empty() ? "" : ",") + name;
