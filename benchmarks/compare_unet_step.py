@@ -14,6 +14,10 @@ BM_modelmix_step = method::Trainer::step) against torch_modelmix_step.py's two v
 the original code's deep copy of the network per virtual model, and a functional mix.
 
 Ratio = PyTorch time / modelmix time, i.e. how many times faster modelmix is (> 1: faster).
+For the U-Net step it also prints the step's convolution work (fprop + dgrad + wgrad, 2 FLOPs a
+multiply-add; the first layer has no dgrad) as GFLOP/s of each side's median time, and with
+--peak (the cores' FMA peak, e.g. twice cmake/cpu_width_probe.cpp's one-core figure) as a
+fraction of it: the ceiling on any speed-up is what the other side leaves below the peak.
 """
 import argparse
 import json
@@ -53,6 +57,26 @@ def modelmix_ms(bench, step, width, size, batch, threads, min_time):
     return rows[0]["real_time"], report["context"].get("modelmix_simd", "?")
 
 
+def unet_step_gflop(width, size, batch):
+    """Convolution GFLOP of one U-Net training step: 3× each conv's forward work, less the first
+    layer's dgrad (the image needs no gradient)."""
+    model = torch_unet_step.UNet(width)
+    forward, first = [], []
+
+    def count(module, inputs, output):
+        flops = 2 * output.numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+        forward.append(flops)
+        if module.in_channels == 1:
+            first.append(flops)
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(count)
+    with torch.no_grad():
+        model(torch.zeros(batch, 1, size, size))
+    return (3 * sum(forward) - sum(first)) * 1e-9
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", required=True, help="path to the bench_unet_step program")
@@ -62,6 +86,8 @@ def main():
     parser.add_argument("--config", action="append", default=[], help="WIDTH,SIZE,BATCH (repeatable)")
     parser.add_argument("--step", choices=["unet", "modelmix"], default="unet",
                         help="the U-Net step (default) or the two-task ModelMix step (BATCH per task)")
+    parser.add_argument("--peak", type=float, default=0.0,
+                        help="the cores' FMA peak in GFLOP/s: print each U-Net step's convolution rate as a fraction of it")
     args = parser.parse_args()
     if not os.access(args.bench, os.X_OK):
         sys.exit(f"compare_unet_step: --bench {args.bench!r} is not an executable file")
@@ -90,6 +116,13 @@ def main():
             per_round.append(" ".join(f"{r:.2f}" for r in ratios))
         print(f"{f'{width},{size},{batch}':<18} {statistics.median(ours):12.1f} {' '.join(columns)}   "
               f"{' | '.join(per_round)}", flush=True)
+        if args.step == "unet":
+            gflop = unet_step_gflop(width, size, batch)
+            rates = [("modelmix", gflop / statistics.median(ours) * 1e3)]
+            rates += [(label, gflop / statistics.median(times) * 1e3) for (label, _), times in zip(references, theirs)]
+            of_peak = lambda rate: f" ({rate / args.peak:.0%} of {args.peak:g})" if args.peak > 0 else ""
+            print(f"{'':<18} convolutions {gflop:.1f} GFLOP a step: " +
+                  ", ".join(f"{label} {rate:.0f} GFLOP/s{of_peak(rate)}" for label, rate in rates), flush=True)
     print(f"# modelmix built for: {simd}")
 
 
