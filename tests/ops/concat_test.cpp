@@ -50,3 +50,32 @@ TEST_CASE("concat_channels reports incompatible inputs", "[ops][concat]") {
                     Catch::Contains("different tape"));
   CHECK_THROWS_WITH(ops::concat_channels(std::span<const Var<float>>()), Catch::Contains("concat_channels: no inputs"));
 }
+
+TEST_CASE("concat_channels copies and scatters exactly across the parallel chunks", "[ops][concat]") {
+  // Large enough to run in parallel chunks of 2^14 elements whose edges fall inside blocks and
+  // samples; a repeated input takes the assigned (first) and the added (second) gradient.
+  using T = double;
+  const Tensor<T> a = test::random_tensor<T>(Shape{3, 5, 37, 41}, 1), b = test::random_tensor<T>(Shape{3, 7, 37, 41}, 2);
+  const Tensor<T> weight = test::random_tensor<T>(Shape{3, 17, 37, 41}, 3);
+  Tape<T> tape;
+  Parameter<T> pa(a), pb(b);
+  const Var<T> u = ops::scale(tape.parameter(pa), 1.0), v = ops::scale(tape.parameter(pb), 1.0);
+  const Var<T> y = ops::concat_channels({u, v, u});
+  const index_t plane = 37 * 41;
+  for (index_t n = 0; n < 3; ++n)
+    for (index_t ch = 0; ch < 17; ++ch)
+      for (index_t i = 0; i < plane; ++i) {
+        const T expected = ch < 5 ? a[(n * 5 + ch) * plane + i] : ch < 12 ? b[(n * 7 + ch - 5) * plane + i]
+                                                                       : a[(n * 5 + ch - 12) * plane + i];
+        REQUIRE(y.value()[(n * 17 + ch) * plane + i] == expected);
+      }
+  tape.backward(ops::sum(ops::mul(y, tape.constant(weight))));
+  for (index_t n = 0; n < 3; ++n)
+    for (index_t i = 0; i < plane; ++i) {
+      for (index_t ch = 0; ch < 5; ++ch)
+        REQUIRE(pa.grad[(n * 5 + ch) * plane + i] ==
+                weight[(n * 17 + ch) * plane + i] + weight[(n * 17 + ch + 12) * plane + i]);
+      for (index_t ch = 0; ch < 7; ++ch)
+        REQUIRE(pb.grad[(n * 7 + ch) * plane + i] == weight[(n * 17 + ch + 5) * plane + i]);
+    }
+}
