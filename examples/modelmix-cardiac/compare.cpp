@@ -1,6 +1,7 @@
 // modelmix-cardiac compare: several training runs side by side, from their curves.csv.
 //
 //   compare --run NAME=RUN ... --out DIR [--at-seconds S] [--interpolation NAME=CSV ...]
+//           [--evaluation NAME=CSV ...]
 //
 // Per run (one row of OUT/compare.csv, and a line on stdout):
 //   last_*   the last row of curves.csv: step, training seconds, val_mean
@@ -13,6 +14,11 @@
 // plots each validation set's mean Dice against the step and val_mean against the training
 // seconds (a colour per run), and OUT/interpolation.png the mean Dice and loss against α of each
 // interpolate CSV given (a line per CSV × layers × bn_stats).
+//
+// With --evaluation (evaluate's report.csv of each run, on the same volumes), OUT/paired.csv
+// compares the first with each other volume by volume (method/paired_comparison.hpp): per task,
+// how often the first has the higher mean Dice, the mean difference (first − other) with its
+// bootstrap 95 % interval and the Wilcoxon signed-rank p-value.
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -25,6 +31,7 @@
 #include "commands.hpp"
 #include "csv_table.hpp"
 #include "files.hpp"
+#include "modelmix/method/paired_comparison.hpp"
 #include "run_folder.hpp"
 #if MODELMIX_CARDIAC_WITH_MONTAGE
 #include "plot.hpp"
@@ -37,7 +44,7 @@ namespace fs = std::filesystem;
 using modelmix::cat;
 
 struct compare_settings {
-  std::vector<std::string> runs, interpolations;
+  std::vector<std::string> runs, interpolations, evaluations;
   fs::path out;
   double at_seconds = NAN;  // NaN: the first run's last seconds
 };
@@ -82,6 +89,79 @@ void match_validation_columns(std::vector<run_curves>& runs) {
     }
 }
 
+std::string number(double v) {
+  if (!std::isfinite(v)) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// evaluate's report.csv: each volume's mean Dice over its structures (evaluate's mean_dice),
+// by task and case.
+struct volume_scores {
+  std::string name, option;
+  std::map<std::string, std::map<std::string, double>> dice;  // task -> case -> mean Dice
+};
+
+volume_scores load_volume_scores(const std::string& text) {
+  const task_spec spec = parse_task_spec(text, "--evaluation");
+  volume_scores v{spec.name, cat("--evaluation ", text), {}};
+  const csv_table t = read_csv_table(spec.folder, v.option);
+  const std::size_t task = t.require_column("task"), kase = t.require_column("case"), dice = t.require_column("dice");
+  std::map<std::string, std::map<std::string, std::pair<double, int>>> sums;
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    const double d = t.number(i, dice);
+    MODELMIX_REQUIRE(std::isfinite(d), v.option, ": ", t.path.string(), ": line ", i + 2, " has no Dice");
+    auto& s = sums[t.rows[i][task]][t.rows[i][kase]];
+    s.first += d, s.second += 1;
+  }
+  MODELMIX_REQUIRE(!sums.empty(), v.option, ": ", t.path.string(), " has no volumes");
+  for (const auto& [name, cases] : sums)
+    for (const auto& [c, s] : cases) v.dice[name][c] = s.first / s.second;
+  return v;
+}
+
+// The first evaluation against each later one, per task of the first; both must hold the same
+// volumes (a paired comparison on different validation sets means nothing).
+std::string paired_csv(const std::vector<volume_scores>& evals) {
+  MODELMIX_REQUIRE(evals.size() >= 2, "--evaluation: give two or more (the first is compared with each other)");
+  const volume_scores& first = evals.front();
+  std::string csv = "task,first,other,volumes,first_better,other_better,equal,mean_difference,ci95_low,ci95_high,"
+                    "wilcoxon_p\n";
+  for (std::size_t k = 1; k < evals.size(); ++k) {
+    const volume_scores& other = evals[k];
+    MODELMIX_REQUIRE(other.name != first.name, other.option, ": the name ", other.name, " is used twice");
+    for (const auto& [task, cases] : other.dice)
+      MODELMIX_REQUIRE(first.dice.contains(task), other.option, ": task ", task, " is not in the first evaluation (",
+                       first.option, ")");
+    for (const auto& [task, cases] : first.dice) {
+      const auto it = other.dice.find(task);
+      MODELMIX_REQUIRE(it != other.dice.end(), other.option, ": has no volumes of task ", task, " (", first.name,
+                       " has ", cases.size(), ")");
+      std::vector<double> a, b;
+      for (const auto& [c, d] : cases) {
+        const auto o = it->second.find(c);
+        MODELMIX_REQUIRE(o != it->second.end(), other.option, ": has no volume ", c, " of task ", task, " (",
+                         first.name, " has it); compare evaluations of the same volumes");
+        a.push_back(d);
+        b.push_back(o->second);
+      }
+      MODELMIX_REQUIRE(it->second.size() == cases.size(), other.option, ": has ", it->second.size(),
+                       " volumes of task ", task, ", ", first.name, " ", cases.size(),
+                       "; compare evaluations of the same volumes");
+      const modelmix::method::paired_comparison p = modelmix::method::compare_paired(a, b);
+      csv += cat(csv_field(task), ",", csv_field(first.name), ",", csv_field(other.name), ",", p.volumes, ",", p.wins,
+                 ",", p.losses, ",", p.ties, ",", number(p.mean_difference), ",", number(p.ci95_low), ",",
+                 number(p.ci95_high), ",", number(p.wilcoxon_p), "\n");
+      std::printf("%s: %s - %s over %zu volumes: mean Dice %+.4f, 95%% interval [%+.4f, %+.4f], higher on %zu, lower "
+                  "on %zu, Wilcoxon p %.3g\n",
+                  task.c_str(), first.name.c_str(), other.name.c_str(), p.volumes, p.mean_difference, p.ci95_low,
+                  p.ci95_high, p.wins, p.losses, p.wilcoxon_p);
+    }
+  }
+  return csv;
+}
+
 struct run_summary {
   std::optional<std::size_t> best, at;  // rows
 };
@@ -96,13 +176,6 @@ run_summary summarize(const run_curves& r, double limit) {
     if (r.at(i, r.seconds) <= limit) s.at = i;
   }
   return s;
-}
-
-std::string number(double v) {
-  if (!std::isfinite(v)) return "";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 #if MODELMIX_CARDIAC_WITH_MONTAGE
@@ -172,6 +245,9 @@ void run_compare(const compare_settings& s) {
                        " is used twice");
   }
   match_validation_columns(runs);
+  std::vector<volume_scores> evaluations;
+  for (const std::string& text : s.evaluations) evaluations.push_back(load_volume_scores(text));
+  const std::string paired = evaluations.empty() ? std::string() : paired_csv(evaluations);
   const run_curves& first = runs.front();
   const double limit = std::isnan(s.at_seconds) ? first.at(first.table.rows.size() - 1, first.seconds) : s.at_seconds;
 
@@ -202,6 +278,10 @@ void run_compare(const compare_settings& s) {
   ensure_folder(s.out);
   write_text_atomically(s.out / "compare.csv", csv);
   std::printf("wrote %s\n", (s.out / "compare.csv").string().c_str());
+  if (!paired.empty()) {
+    write_text_atomically(s.out / "paired.csv", paired);
+    std::printf("wrote %s\n", (s.out / "paired.csv").string().c_str());
+  }
 #if MODELMIX_CARDIAC_WITH_MONTAGE
   write_png(s.out / "learning_curves.png", render_plot(learning_curve_panels(runs)));
   std::printf("wrote %s\n", (s.out / "learning_curves.png").string().c_str());
@@ -225,6 +305,9 @@ void add_compare_command(CLI::App& app) {
                   "Compare every run at this much training time (default: the first run's last seconds)");
   cmd->add_option("--interpolation", s->interpolations,
                   "NAME=CSV: an interpolation.csv of the interpolate command, plotted into interpolation.png (repeatable)");
+  cmd->add_option("--evaluation", s->evaluations,
+                  "NAME=CSV: evaluate's report.csv of a run; the first is compared with each other volume by volume "
+                  "(paired.csv; repeatable, same volumes)");
   cmd->callback([s] { run_compare(*s); });
 }
 

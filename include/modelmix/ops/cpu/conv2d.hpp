@@ -1,8 +1,8 @@
 #pragma once
 // Mixed 2D convolution on the CPU. fprop and dgrad of stride-1 filters with rows at least one
-// vector wide (the U-Net's 3×3 layers) take the direct kernel of ops/cpu/conv2d_direct.hpp;
-// everything else, and every wgrad, takes the path below: Eigen GEMMs over im2col bands,
-// OpenMP over (sample, band).
+// vector wide (the U-Net's 3×3 layers) take the direct kernel of ops/cpu/conv2d_direct.hpp,
+// and their 3×3 wgrad, on the ISAs and sizes where it measured faster, the one of
+// ops/cpu/conv2d_direct_wgrad.hpp; everything else takes the path below: Eigen GEMMs over im2col bands, OpenMP over (sample, band).
 //
 //   W = Σ_i c_i·W_i   b = Σ_i c_i·b_i            x [N,C,H,W]  W_i [K,C,R,S]  b_i [K]  y [N,K,P,Q]
 //
