@@ -55,5 +55,6 @@
 
 #include "modelmix/method/evaluation.hpp"
 #include "modelmix/method/metrics.hpp"
+#include "modelmix/method/paired_comparison.hpp"
 #include "modelmix/method/predict.hpp"
 #include "modelmix/method/trainer.hpp"
