@@ -10,8 +10,14 @@
 //
 // benchmarks/compare_unet_step.py runs BM_unet_step (or, with --step modelmix,
 // BM_modelmix_step) interleaved with PyTorch doing the same step (torch_unet_step.py,
-// torch_modelmix_step.py) and prints the ratios.
+// torch_modelmix_step.py) and prints the ratios. BM_unet_eval_paired (evaluation with and
+// without the BatchNorm fold) needs forward_context::fold_batch_norm, i.e. a checkout from
+// 2026-12-02 on.
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
 
 #include <modelmix/core/host_memory.hpp>
 
@@ -62,8 +68,48 @@ void BM_plain_three_pass_step(benchmark::State& state) {
   report_peak(state);
 }
 
+// Evaluation (no gradients, BN on running statistics) of one batch, with each conv → BN → ReLU
+// folded into one convolution (layers/conv_bn_relu.hpp) and without, back to back in every
+// iteration (alternating which goes first), so both see the same machine load. Counters: each
+// variant's fastest forward and its peak tensor memory (an evaluation tape keeps every value
+// until it is destroyed), and the median over iterations of the paired speedup plain/folded.
+void BM_unet_eval_paired(benchmark::State& state) {
+  models::UNet<float> net(unet(state.range(0), 1));
+  const synthetic_batch batch(state.range(1), state.range(2));
+  autograd::no_grad_guard no_grad;
+  const auto forward = [&](bool fold, double& seconds, double& peak_mb) {
+    memory::reset_peak();
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      Tape<float> tape;
+      benchmark::DoNotOptimize(net.forward(tape, tape.constant_ref(batch.image), {.fold_batch_norm = fold}).value().data());
+    }
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    peak_mb = double(memory::peak_bytes()) / 1e6;
+  };
+  double t_fold = 0, t_plain = 0, mb_fold = 0, mb_plain = 0, best_fold = 1e9, best_plain = 1e9;
+  forward(true, t_fold, mb_fold);  // warm-up: first touch of the allocator's blocks
+  forward(false, t_plain, mb_plain);
+  std::vector<double> speedups;
+  bool fold_first = true;
+  for (auto _ : state) {
+    for (bool fold : {fold_first, !fold_first}) forward(fold, fold ? t_fold : t_plain, fold ? mb_fold : mb_plain);
+    fold_first = !fold_first;
+    best_fold = std::min(best_fold, t_fold);
+    best_plain = std::min(best_plain, t_plain);
+    speedups.push_back(t_plain / t_fold);
+  }
+  std::sort(speedups.begin(), speedups.end());
+  state.counters["folded_ms"] = best_fold * 1e3;
+  state.counters["plain_ms"] = best_plain * 1e3;
+  state.counters["plain/folded"] = speedups[speedups.size() / 2];
+  state.counters["folded_MB"] = mb_fold;
+  state.counters["plain_MB"] = mb_plain;
+}
+
 }  // namespace
 
+BENCHMARK(BM_unet_eval_paired)->ArgNames({"width", "size", "batch"})->Args({16, 128, 8})->Args({32, 128, 8})->Args({16, 256, 8})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_unet_step)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Args({32, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_modelmix_virtual_pass)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_modelmix_step)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Args({32, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();

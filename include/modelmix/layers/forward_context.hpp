@@ -9,6 +9,10 @@
 //             in training, whether BatchNorm layers fold this batch into their running
 //             statistics (off for auxiliary passes — mixed-up or rotated inputs, virtual
 //             models — whose statistics differ from the data evaluation will see).
+//   fold_batch_norm
+//             in evaluation without gradient recording, whether conv → BN → ReLU units run as
+//             one convolution with the BN folded in (layers/conv_bn_relu.hpp); off = the three
+//             layers one by one (same result up to rounding; tests and benchmarks compare them).
 //   mixing    network-level mixing (layers/mix_bindings.hpp): a Mixable layer whose address is
 //             bound there runs the mixed computation instead of its own; nullptr = no mixing.
 #include <cstdint>
@@ -24,6 +28,7 @@ struct forward_context {
   std::uint64_t seed = 0;
   const mix_bindings<T>* mixing = nullptr;
   bool update_running_stats = true;
+  bool fold_batch_norm = true;
 };
 
 }  // namespace modelmix::layers

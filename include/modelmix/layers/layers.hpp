@@ -7,6 +7,7 @@
 #include "modelmix/layers/check.hpp"
 #include "modelmix/layers/concepts.hpp"
 #include "modelmix/layers/conv2d.hpp"
+#include "modelmix/layers/conv_bn_relu.hpp"
 #include "modelmix/layers/dropout.hpp"
 #include "modelmix/layers/forward_context.hpp"
 #include "modelmix/layers/init.hpp"

@@ -19,3 +19,4 @@
 // The parametric ops (mixed convolution, parameter combination).
 #include "modelmix/ops/combine.hpp"
 #include "modelmix/ops/conv2d.hpp"
+#include "modelmix/ops/conv2d_bn_relu.hpp"

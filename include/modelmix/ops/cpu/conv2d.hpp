@@ -160,11 +160,13 @@ void conv2d_wgrad_whole_batch(const conv2d_problem& pb, const T* x, const T* dy,
 
 }  // namespace detail
 
+// y = conv(x, Σ c_i·W_i) + Σ c_i·b_i, rectified (max(0, ·)) in the epilogue when `relu`: the
+// inference-time conv → BN → ReLU of ops/conv2d_bn_relu.hpp, while each tile is still hot.
 template <class T>
-void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec) {
+void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec, bool relu) {
   check_conv2d_spec("cpu::conv2d_fprop", pb, spec, conv2d_role::fprop);
 #if MODELMIX_HAS_DIRECT_CONV
-  if (direct_conv_applies<T>(pb)) return conv2d_direct_fprop(pb, x, y, spec, detail::worth_threads(pb));
+  if (direct_conv_applies<T>(pb)) return conv2d_direct_fprop(pb, x, y, spec, detail::worth_threads(pb), relu);
 #endif
   const detail::mixed_filter<T> filter(spec, true);
   const index_t K = pb.K, PQ = pb.P() * pb.Q();
@@ -181,8 +183,14 @@ void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec
       detail::StridedMap<T> Y(y + b.n * K * PQ + b.p0 * pb.Q(), K, B.cols(), Eigen::OuterStride<>(PQ));
       Y.noalias() = A * B;
       if (filter.bias()) Y.colwise() += detail::ConstVectorMap<T>(filter.bias(), K);  // epilogue, tile still hot
+      if (relu) Y = Y.cwiseMax(T(0));
     }
   }
+}
+
+template <class T>
+void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec) {
+  conv2d_fprop(pb, x, y, spec, false);
 }
 
 template <class T>

@@ -18,6 +18,9 @@
 // dgrad of a stride-1 convolution is itself one: dx = conv(dy, W'), W'[c,k,r,s] = W[k,c,R−1−r,
 // S−1−s], padding R−1−pad; the same kernel runs it and accumulates into dx.
 //
+// fprop can rectify in the epilogue (y = max(0, …), the inference-time conv → BN → ReLU of
+// ops/conv2d_bn_relu.hpp): the tile is still in registers, so the ReLU costs no pass over y.
+//
 // Every output element is written by exactly one tile in a fixed tap order, so results do not
 // depend on the thread count. Strided, pointwise or very narrow problems stay on the GEMM path
 // (ops/cpu/conv2d.hpp picks, see `direct_conv_applies`).
@@ -150,7 +153,7 @@ void store_part(const vec<T>& v, T* y, index_t valid) {
 // channels [k0, k0 + tile_k) ∩ [0, K). y: the sample's output; slab: the band's, from row p0.
 template <class T, int V>
 void tile(const plan& p, const T* slab, index_t slab_rows, index_t p0, index_t first, const T* w, const T* bias,
-          bool accumulate, T* y, index_t k0) {
+          bool accumulate, bool relu, T* y, index_t k0) {
   vector_slot slot[V];
   for (int j = 0; j < V; ++j) {
     const index_t row = (first + j) / p.vectors, q = (first + j) % p.vectors * lanes<T>;
@@ -166,13 +169,18 @@ void tile(const plan& p, const T* slab, index_t slab_rows, index_t p0, index_t f
       else acc[k][j] = vec<T>(bias ? bias[k0 + k] : T(0));
     }
   micro_tile<T, V>(slab, slab_rows * p.slab_w, p.slab_w, slot, w, p.C, p.R, p.S, acc);
+  if (relu)
+    for (int k = 0; k < tile_k; ++k)
+      for (int j = 0; j < V; ++j) acc[k][j] = xsimd::max(acc[k][j], vec<T>(T(0)));
   for (index_t k = 0; k < k_valid; ++k)
     for (int j = 0; j < V; ++j) store_part(acc[k][j], y_k0 + k * plane + slot[j].y, slot[j].valid);
 }
 
-// y (or y +=) = conv(x, packed filter) + bias over the whole batch. packed: [k_blocks][C][R][S][tile_k].
+// y (or y +=) = conv(x, packed filter) + bias over the whole batch, rectified when `relu`.
+// packed: [k_blocks][C][R][S][tile_k].
 template <class T>
-void convolve(const plan& p, const T* x, const T* packed, const T* bias, bool accumulate, T* y, bool threads) {
+void convolve(const plan& p, const T* x, const T* packed, const T* bias, bool accumulate, bool relu, T* y,
+              bool threads) {
   const index_t bands = (p.P + p.band - 1) / p.band;
   const index_t slab_rows_max = p.band + p.R - 1;
   const index_t filter_block = p.C * p.R * p.S * tile_k;
@@ -196,10 +204,10 @@ void convolve(const plan& p, const T* x, const T* packed, const T* bias, bool ac
         const index_t full = vectors - rest;
         index_t v = 0;
         for (; v < full; v += tile_v)
-          tile<T, tile_v>(p, slab.get(), rows, p0, v, w, bias, accumulate, y_n, kb * tile_k);
+          tile<T, tile_v>(p, slab.get(), rows, p0, v, w, bias, accumulate, relu, y_n, kb * tile_k);
         for (; v + 2 <= vectors; v += 2)
-          tile<T, 2>(p, slab.get(), rows, p0, v, w, bias, accumulate, y_n, kb * tile_k);
-        if (v < vectors) tile<T, 1>(p, slab.get(), rows, p0, v, w, bias, accumulate, y_n, kb * tile_k);
+          tile<T, 2>(p, slab.get(), rows, p0, v, w, bias, accumulate, relu, y_n, kb * tile_k);
+        if (v < vectors) tile<T, 1>(p, slab.get(), rows, p0, v, w, bias, accumulate, relu, y_n, kb * tile_k);
       }
     }
   }
@@ -253,16 +261,17 @@ bool direct_conv_applies(const conv2d_problem& pb) {
          pb.Q() >= direct::lanes<T> && pb.W >= direct::lanes<T>;
 }
 
-// y = conv(x, Σ c_i·W_i) + Σ c_i·b_i.
+// y = conv(x, Σ c_i·W_i) + Σ c_i·b_i, then max(0, y) when `relu`.
 template <class T>
-void conv2d_direct_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec, bool threads) {
+void conv2d_direct_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec, bool threads,
+                         bool relu = false) {
   const auto packed = direct::pack_fprop(pb, spec);
   std::unique_ptr<T[]> bias;
   if (spec.has_bias()) {
     bias.reset(new T[std::size_t(pb.K)]);
     mixing::weighted_sum(bias.get(), pb.K, spec, &mixing::term<T>::bias);
   }
-  direct::convolve(direct::make_plan<T>(pb), x, packed.get(), bias.get(), false, y, threads);
+  direct::convolve(direct::make_plan<T>(pb), x, packed.get(), bias.get(), false, relu, y, threads);
 }
 
 // dx += conv(dy, W') with W' the flipped, transposed Σ c_i·W_i (dx = … when `assign`).
@@ -271,8 +280,8 @@ void conv2d_direct_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mix
                          bool assign = false) {
   const auto packed = direct::pack_dgrad(pb, spec);
   const conv2d_problem back{pb.N, pb.K, pb.P(), pb.Q(), pb.C, pb.R, pb.S, pb.R - 1 - pb.pad_h, pb.S - 1 - pb.pad_w, 1, 1};
-  direct::convolve(direct::make_plan<T>(back), dy, packed.get(), static_cast<const T*>(nullptr), !assign, dx,
-                   threads);
+  direct::convolve(direct::make_plan<T>(back), dy, packed.get(), static_cast<const T*>(nullptr), !assign, false,
+                   dx, threads);
 }
 
 #endif  // MODELMIX_HAS_DIRECT_CONV
