@@ -54,9 +54,11 @@ struct step_fixture {
   }
 };
 
-inline float train_step(step_fixture& f, std::uint64_t step) {
+// fuse: conv → BN → ReLU units fused (the default) or as three layers (layers/conv_bn_relu.hpp).
+inline float train_step(step_fixture& f, std::uint64_t step, bool fuse = true) {
   Tape<float> tape;
-  const Var<float> p = f.net.forward(tape, tape.constant(f.image), {.training = true, .seed = step});
+  const Var<float> p =
+      f.net.forward(tape, tape.constant(f.image), {.training = true, .seed = step, .fuse_conv_bn_relu = fuse});
   const Var<float> loss = losses::pce(p, tape.constant(f.target));
   f.adam->zero_grad();
   tape.backward(loss);

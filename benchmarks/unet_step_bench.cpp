@@ -10,8 +10,8 @@
 //
 // benchmarks/compare_unet_step.py runs BM_unet_step (or, with --step modelmix,
 // BM_modelmix_step) interleaved with PyTorch doing the same step (torch_unet_step.py,
-// torch_modelmix_step.py) and prints the ratios. BM_unet_eval_paired (evaluation with and
-// without the BatchNorm fold) needs forward_context::fold_batch_norm, i.e. a checkout from
+// torch_modelmix_step.py) and prints the ratios. BM_unet_eval_paired and BM_unet_step_paired
+// (conv → BN → ReLU fused or not) need forward_context::fuse_conv_bn_relu, i.e. a checkout from
 // 2026-12-02 on.
 #include <benchmark/benchmark.h>
 
@@ -68,48 +68,66 @@ void BM_plain_three_pass_step(benchmark::State& state) {
   report_peak(state);
 }
 
-// Evaluation (no gradients, BN on running statistics) of one batch, with each conv → BN → ReLU
-// folded into one convolution (layers/conv_bn_relu.hpp) and without, back to back in every
-// iteration (alternating which goes first), so both see the same machine load. Counters: each
-// variant's fastest forward and its peak tensor memory (an evaluation tape keeps every value
-// until it is destroyed), and the median over iterations of the paired speedup plain/folded.
+// `run(fused)` with conv → BN → ReLU units fused and as three layers, back to back in every
+// iteration (alternating which goes first), so both see the same machine load (this guest's
+// speed drifts by ±20 % within minutes). Counters: each variant's fastest call and its peak
+// tensor memory, and the median over iterations of the paired speedup unfused/fused.
+template <class Run>
+void run_fused_paired(benchmark::State& state, Run&& run) {
+  double seconds[2] = {0, 0}, best[2] = {1e9, 1e9}, peak_mb[2] = {0, 0};
+  const auto timed = [&](bool fused) {
+    memory::reset_peak();
+    const auto t0 = std::chrono::steady_clock::now();
+    run(fused);
+    seconds[fused] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    peak_mb[fused] = double(memory::peak_bytes()) / 1e6;
+    best[fused] = std::min(best[fused], seconds[fused]);
+  };
+  std::vector<double> speedups;
+  bool fused_first = true;
+  for (auto _ : state) {
+    timed(fused_first);
+    timed(!fused_first);
+    fused_first = !fused_first;
+    speedups.push_back(seconds[0] / seconds[1]);
+  }
+  std::sort(speedups.begin(), speedups.end());
+  state.counters["fused_ms"] = best[1] * 1e3;
+  state.counters["unfused_ms"] = best[0] * 1e3;
+  state.counters["unfused/fused"] = speedups[speedups.size() / 2];
+  state.counters["fused_MB"] = peak_mb[1];
+  state.counters["unfused_MB"] = peak_mb[0];
+}
+
+// Evaluation (no gradients, BN on running statistics) of one batch: the fused units are one
+// convolution each (BN folded in). An evaluation tape keeps every value until it is destroyed,
+// so the peak is the whole forward's.
 void BM_unet_eval_paired(benchmark::State& state) {
   models::UNet<float> net(unet(state.range(0), 1));
   const synthetic_batch batch(state.range(1), state.range(2));
   autograd::no_grad_guard no_grad;
-  const auto forward = [&](bool fold, double& seconds, double& peak_mb) {
-    memory::reset_peak();
-    const auto t0 = std::chrono::steady_clock::now();
-    {
-      Tape<float> tape;
-      benchmark::DoNotOptimize(net.forward(tape, tape.constant_ref(batch.image), {.fold_batch_norm = fold}).value().data());
-    }
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    peak_mb = double(memory::peak_bytes()) / 1e6;
+  const auto forward = [&](bool fused) {
+    Tape<float> tape;
+    benchmark::DoNotOptimize(
+        net.forward(tape, tape.constant_ref(batch.image), {.fuse_conv_bn_relu = fused}).value().data());
   };
-  double t_fold = 0, t_plain = 0, mb_fold = 0, mb_plain = 0, best_fold = 1e9, best_plain = 1e9;
-  forward(true, t_fold, mb_fold);  // warm-up: first touch of the allocator's blocks
-  forward(false, t_plain, mb_plain);
-  std::vector<double> speedups;
-  bool fold_first = true;
-  for (auto _ : state) {
-    for (bool fold : {fold_first, !fold_first}) forward(fold, fold ? t_fold : t_plain, fold ? mb_fold : mb_plain);
-    fold_first = !fold_first;
-    best_fold = std::min(best_fold, t_fold);
-    best_plain = std::min(best_plain, t_plain);
-    speedups.push_back(t_plain / t_fold);
-  }
-  std::sort(speedups.begin(), speedups.end());
-  state.counters["folded_ms"] = best_fold * 1e3;
-  state.counters["plain_ms"] = best_plain * 1e3;
-  state.counters["plain/folded"] = speedups[speedups.size() / 2];
-  state.counters["folded_MB"] = mb_fold;
-  state.counters["plain_MB"] = mb_plain;
+  forward(true);  // warm-up: first touch of the allocator's blocks
+  forward(false);
+  run_fused_paired(state, forward);
+}
+
+// The U-Net training step (BM_unet_step's): the fused units are conv, then BN + ReLU as one op.
+void BM_unet_step_paired(benchmark::State& state) {
+  step_fixture f(state.range(0), state.range(1), state.range(2));
+  std::uint64_t step = 0;
+  for (int i = 0; i < warmup_steps; ++i) train_step(f, ++step, i % 2 == 0);
+  run_fused_paired(state, [&](bool fused) { benchmark::DoNotOptimize(train_step(f, ++step, fused)); });
 }
 
 }  // namespace
 
 BENCHMARK(BM_unet_eval_paired)->ArgNames({"width", "size", "batch"})->Args({16, 128, 8})->Args({32, 128, 8})->Args({16, 256, 8})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_unet_step_paired)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Args({32, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_unet_step)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Args({32, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_modelmix_virtual_pass)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_modelmix_step)->ArgNames({"width", "size", "batch"})->Args({16, 128, 4})->Args({32, 128, 4})->Unit(benchmark::kMillisecond)->UseRealTime();

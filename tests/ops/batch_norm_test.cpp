@@ -1,4 +1,7 @@
+#include "modelmix/ops/activation.hpp"
 #include "modelmix/ops/batch_norm.hpp"
+#include "modelmix/ops/elementwise.hpp"
+#include "modelmix/ops/reduce.hpp"
 #include "modelmix/ops/reference/batch_norm.hpp"
 #include "op_test_support.hpp"
 
@@ -102,4 +105,52 @@ TEST_CASE("batch_norm2d reports shape errors", "[ops][batch_norm]") {
   CHECK_NOTHROW(ops::batch_norm2d(tape.constant(Tensor<float>(Shape{1, 3, 1, 1})), g3, g3, {rm, rv}, false));
   CHECK_THROWS_WITH(ops::batch_norm2d(tape.constant(Tensor<float>(Shape{3, 4})), g3, g3, {rm, rv}, true),
                     Catch::Contains("batch_norm2d: expected an NCHW tensor"));
+}
+
+TEST_CASE("batch_norm2d_relu gradients match finite differences", "[ops][batch_norm][gradcheck]") {
+  for (bool training : {true, false}) {
+    INFO("training " << training);
+    Tensor<double> rm = test::random_tensor(Shape{3}, 21), rv = test::random_tensor(Shape{3}, 22, 0.5, 2.0);
+    test::require_gradients_match(
+        [&](Tape<double>&, const std::vector<Var<double>>& in) {
+          return ops::batch_norm2d_relu(in[0], in[1], in[2], {rm, rv, 0.1, 1e-5, false}, training);
+        },
+        {test::distinct_tensor(Shape{2, 3, 3, 4}, 23, 0.05), test::random_tensor(Shape{3}, 24, 0.5, 1.5),
+         test::random_tensor(Shape{3}, 25, -0.3, 0.3)});
+  }
+}
+
+TEST_CASE("batch_norm2d_relu is batch_norm2d then relu, bit for bit, values and gradients",
+          "[ops][batch_norm][fused]") {
+  using T = float;
+  for (bool training : {true, false}) {
+    INFO("training " << training);
+    const Shape s{4, 5, 12, 20};
+    const Tensor<T> x0 = test::random_tensor<T>(s, 31, T(-2), T(3)), weights = test::random_tensor<T>(s, 32);
+    Tensor<T> rm1 = test::random_tensor<T>(Shape{5}, 33), rv1 = test::random_tensor<T>(Shape{5}, 34, T(0.5), T(2));
+    Tensor<T> rm2 = rm1, rv2 = rv1;
+    struct result {
+      Tensor<T> y, gx, ggamma, gbeta;
+    };
+    const auto run = [&](bool fused, Tensor<T>& rm, Tensor<T>& rv) {
+      Parameter<T> x(x0), gamma(test::random_tensor<T>(Shape{5}, 35, T(0.5), T(1.5))),
+          beta(test::random_tensor<T>(Shape{5}, 36, T(-0.5), T(0.5)));
+      Tape<T> tape;
+      const Var<T> xv = tape.parameter(x), gv = tape.parameter(gamma), bv = tape.parameter(beta);
+      const Var<T> y = fused ? ops::batch_norm2d_relu(xv, gv, bv, {rm, rv}, training)
+                             : ops::relu(ops::batch_norm2d(xv, gv, bv, {rm, rv}, training));
+      tape.backward(ops::sum(ops::mul(y, tape.constant(weights))));
+      return result{y.value(), x.grad, gamma.grad, beta.grad};
+    };
+    const result fused = run(true, rm1, rv1), plain = run(false, rm2, rv2);
+    CHECK(fused.y.storage() == plain.y.storage());
+    CHECK(fused.gx.storage() == plain.gx.storage());
+    CHECK(fused.ggamma.storage() == plain.ggamma.storage());
+    CHECK(fused.gbeta.storage() == plain.gbeta.storage());
+    CHECK(rm1.storage() == rm2.storage());
+    CHECK(rv1.storage() == rv2.storage());
+    index_t zeros = 0;
+    for (index_t i = 0; i < fused.y.numel(); ++i) zeros += fused.y[i] == T(0);
+    CHECK(zeros > fused.y.numel() / 5);  // the ReLU cut a good share
+  }
 }

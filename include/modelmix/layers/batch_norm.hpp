@@ -13,6 +13,8 @@
 // Interpolated statistics are buffers: with a learnable coefficient, ∂L/∂c_i comes through γ
 // and β only, not through the statistics (a stop-gradient, as for any running statistic).
 // Configuration (eps, momentum) is the host's.
+// With ctx.relu_after_batch_norm (set only by layers::conv_bn_relu) the output is rectified in
+// the same op (ops::batch_norm2d_relu).
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,8 +57,8 @@ class BatchNorm2d : public mixing::mixable<BatchNorm2d<T>, T> {
   [[nodiscard]] const batch_norm2d_options& options() const { return options_; }
 
   Var<T> forward_own(Tape<T>& tape, const Var<T>& x, const forward_context<T>& ctx) {
-    return ops::batch_norm2d(x, tape.parameter(weight), tape.parameter(bias), state(running_mean, running_var, ctx.update_running_stats),
-                             ctx.training);
+    return normalize(x, tape.parameter(weight), tape.parameter(bias),
+                     state(running_mean, running_var, ctx.update_running_stats), ctx.training, ctx);
   }
 
   static Var<T> forward_mixed(Tape<T>& tape, const Var<T>& x, const mix_inputs<BatchNorm2d>& in,
@@ -69,12 +71,12 @@ class BatchNorm2d : public mixing::mixable<BatchNorm2d<T>, T> {
     const Var<T> gamma = ops::combine(gammas), beta = ops::combine(betas);
     BatchNorm2d& host = in.host();
     if (ctx.training || in.options.bn_stats == bn_stats_policy::host || in.options.bn_stats == bn_stats_policy::batch)
-      return ops::batch_norm2d(x, gamma, beta, host.state(host.running_mean, host.running_var, false),
-                               ctx.training || in.options.bn_stats == bn_stats_policy::batch);
+      return normalize(x, gamma, beta, host.state(host.running_mean, host.running_var, false),
+                       ctx.training || in.options.bn_stats == bn_stats_policy::batch, ctx);
     if (in.options.bn_stats == bn_stats_policy::partner) {
       MODELMIX_REQUIRE(in.size() >= 2, "BatchNorm2d: bn_stats_policy::partner needs a second parent");
       BatchNorm2d& partner = in.parent(1);
-      return ops::batch_norm2d(x, gamma, beta, host.state(partner.running_mean, partner.running_var, false), false);
+      return normalize(x, gamma, beta, host.state(partner.running_mean, partner.running_var, false), false, ctx);
     }
     // interpolate: Σ c_i·stats_i at the coefficients' current values (statistics get no gradient),
     // formed where the statistics live (ops::combine_values: host loop or device kernel)
@@ -85,7 +87,7 @@ class BatchNorm2d : public mixing::mixable<BatchNorm2d<T>, T> {
       vars.emplace_back(&in.parent(i).running_var, c);
     }
     Tensor<T> mean = ops::combine_values(means), var = ops::combine_values(vars);
-    return ops::batch_norm2d(x, gamma, beta, host.state(mean, var, false), false);
+    return normalize(x, gamma, beta, host.state(mean, var, false), false, ctx);
   }
 
   template <class F>
@@ -100,6 +102,11 @@ class BatchNorm2d : public mixing::mixable<BatchNorm2d<T>, T> {
   }
 
  private:
+  static Var<T> normalize(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
+                          const ops::batch_norm_state<T>& s, bool batch_statistics, const forward_context<T>& ctx) {
+    return ctx.relu_after_batch_norm ? ops::batch_norm2d_relu(x, gamma, beta, s, batch_statistics)
+                                     : ops::batch_norm2d(x, gamma, beta, s, batch_statistics);
+  }
   ops::batch_norm_state<T> state(Tensor<T>& mean, Tensor<T>& var, bool update) const {
     return {mean, var, T(options_.momentum), T(options_.eps), update};
   }

@@ -9,7 +9,8 @@
 //            concatenate the encoder skip, then a block
 //   head:    conv1×1 to `classes` logits, then softmax over channels (losses act on
 //            probabilities, as in the original)
-//   evaluation runs each conv → BN → ReLU as one convolution (layers/conv_bn_relu.hpp)
+//   each conv → BN → ReLU runs fused (layers/conv_bn_relu.hpp): one convolution in evaluation,
+//   BN and ReLU as one op in training
 //
 //   x [N, in_channels, S, S] → p [N, classes, S, S]; S must be divisible by 2^(depth−1).
 //
@@ -61,9 +62,9 @@ class UNetBlock {
         bn2({.channels = out}) {}
 
   Var<T> forward(Tape<T>& tape, const Var<T>& x, const layers::forward_context<T>& ctx) {
-    Var<T> h = layers::conv_bn_relu(tape, conv1, bn1, relu1, x, ctx);
+    Var<T> h = layers::conv_bn_relu(tape, conv1, bn1, x, ctx);
     h = dropout.forward(tape, h, ctx);
-    return layers::conv_bn_relu(tape, conv2, bn2, relu2, h, ctx);
+    return layers::conv_bn_relu(tape, conv2, bn2, h, ctx);
   }
   template <class F>
   void visit_layers(const std::string& prefix, F&& f) {
@@ -99,7 +100,7 @@ class UNetUp {
         block(2 * out, out, 0.0, rng) {}
 
   Var<T> forward(Tape<T>& tape, const Var<T>& x, const Var<T>& skip, const layers::forward_context<T>& ctx) {
-    Var<T> h = layers::conv_bn_relu(tape, conv, bn, relu, up.forward(tape, x, ctx), ctx);
+    Var<T> h = layers::conv_bn_relu(tape, conv, bn, up.forward(tape, x, ctx), ctx);
     return block.forward(tape, ops::concat_channels<T>({skip, h}), ctx);
   }
   template <class F>

@@ -16,6 +16,12 @@
 //   ∂x    += γ_c·r_c·(g − Σg/M − x̂·Σ(g·x̂)/M)    training (the batch stats depend on x)
 //   ∂x    += γ_c·r_c·g                           eval
 // Statistics are accumulated in double; x̂ is recomputed in backward from the saved μ and r.
+//
+// batch_norm2d_relu is max(0, batch_norm2d(…)) as one op (the U-Net's BN → ReLU, through
+// layers/conv_bn_relu.hpp): the normalised tensor is never stored — the tape keeps only the
+// rectified output — and the backward applies ReLU's mask (where a·x + b > 0, recomputed from
+// x with the forward's own expression) inside the BN backward's loops. Values and gradients are
+// bit-identical to the two ops. On a device it is the two ops.
 // The saved μ and r live where the input does: host vectors on the CPU, one device buffer
 // [2C] of doubles (μ then r) on a device (kernels in ops/cuda/batch_norm.cuh), owned by the
 // backward closure. The running statistics must live there too: on a device the kernel reads
@@ -25,6 +31,7 @@
 #include <memory>
 #include <vector>
 
+#include "modelmix/ops/activation.hpp"
 #include "modelmix/ops/cpu/batch_norm.hpp"
 #include "modelmix/ops/cuda/batch_norm.hpp"
 #include "modelmix/ops/elementwise.hpp"
@@ -42,9 +49,10 @@ struct batch_norm_state {
   bool update_running_stats = true;  // training only
 };
 
+namespace detail {
 template <class T>
 Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, const batch_norm_state<T>& state,
-                    bool training) {
+                    bool training, bool relu) {
   Tape<T>& tape = autograd::common_tape("batch_norm2d", {x, gamma, beta});
   const Shape& s = x.shape();
   detail::require_nchw("batch_norm2d", s);
@@ -71,7 +79,7 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, co
         rstd.resize(static_cast<std::size_t>(C));
         cpu::batch_norm2d_forward(extents, x.value().data(), gamma.value().data(), beta.value().data(),
                                   state.running_mean.data(), state.running_var.data(), double(state.momentum),
-                                  double(state.eps), training, update, y.data(), mean.data(), rstd.data());
+                                  double(state.eps), training, update, y.data(), mean.data(), rstd.data(), relu);
       },
       MODELMIX_CUDA_FLOAT(T, "batch_norm2d",
                           device_stats = std::shared_ptr<double>(
@@ -85,9 +93,9 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, co
                                                      device_stats.get(), device_stats.get() + C)));
 
   return tape.record(
-      "batch_norm2d", std::move(y), {x, gamma, beta},
+      relu ? "batch_norm2d_relu" : "batch_norm2d", std::move(y), {x, gamma, beta},
       [&tape, x, gamma, beta, mean = std::move(mean), rstd = std::move(rstd), device_stats = std::move(device_stats),
-       extents, training](const Tensor<T>& g) {
+       extents, training, relu](const Tensor<T>& g) {
         const gradient_sink<T> gx = tape.grad_target(x);
         Tensor<T>* gg = tape.grad_slot(gamma);
         Tensor<T>* gb = tape.grad_slot(beta);
@@ -96,7 +104,8 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, co
             [&] {
               cpu::batch_norm2d_backward(extents, training, g.data(), x.value().data(), gamma.value().data(),
                                          mean.data(), rstd.data(), gx ? gx.slot->data() : nullptr,
-                                         gg ? gg->data() : nullptr, gb ? gb->data() : nullptr, gx.assign);
+                                         gg ? gg->data() : nullptr, gb ? gb->data() : nullptr, gx.assign,
+                                         relu ? beta.value().data() : nullptr);
             },
             MODELMIX_CUDA_FLOAT(T, "batch_norm2d",
                                 cuda::batch_norm2d_backward(extents.N, extents.C, extents.HW, training, g.data(),
@@ -105,6 +114,22 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, co
                                                             gx ? gx.slot->data() : nullptr, gg ? gg->data() : nullptr,
                                                             gb ? gb->data() : nullptr, gx.assign)));
       });
+}
+}  // namespace detail
+
+template <class T>
+Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, const batch_norm_state<T>& state,
+                    bool training) {
+  return detail::batch_norm2d(x, gamma, beta, state, training, false);
+}
+
+// max(0, batch_norm2d(x, …)) without storing the normalised tensor (see the header comment).
+template <class T>
+Var<T> batch_norm2d_relu(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta, const batch_norm_state<T>& state,
+                         bool training) {
+  MODELMIX_REQUIRE(x.valid(), "batch_norm2d_relu: the input is an empty Var");
+  if (x.value().where() != device::cpu) return relu(detail::batch_norm2d(x, gamma, beta, state, training, false));
+  return detail::batch_norm2d(x, gamma, beta, state, training, true);
 }
 
 }  // namespace modelmix::ops

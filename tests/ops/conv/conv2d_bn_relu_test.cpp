@@ -10,6 +10,8 @@
 #include "modelmix/ops/activation.hpp"
 #include "modelmix/ops/batch_norm.hpp"
 #include "modelmix/ops/conv2d_bn_relu.hpp"
+#include "modelmix/ops/elementwise.hpp"
+#include "modelmix/ops/reduce.hpp"
 #include "support/random.hpp"
 
 using namespace modelmix;
@@ -96,7 +98,7 @@ TEST_CASE("a U-Net's evaluation folds its BatchNorms and predicts what the unfol
   autograd::no_grad_guard no_grad;
   Tape<float> folded_tape, plain_tape;
   const Var<float> folded = net.forward(folded_tape, folded_tape.constant(image), {});
-  const Var<float> plain = net.forward(plain_tape, plain_tape.constant(image), {.fold_batch_norm = false});
+  const Var<float> plain = net.forward(plain_tape, plain_tape.constant(image), {.fuse_conv_bn_relu = false});
   CHECK(folded_tape.size() < plain_tape.size());  // the fold was taken: fewer nodes
   CHECK(max_relative_error(folded.value(), plain.value()) <= 1e-5);
 }
@@ -111,9 +113,35 @@ TEST_CASE("the fold is taken only in evaluation without gradients and without mi
   autograd::no_grad_guard no_grad;
   CHECK(layers::can_fold_batch_norm(conv, bn, x, {}));
   CHECK_FALSE(layers::can_fold_batch_norm(conv, bn, x, {.training = true}));
-  CHECK_FALSE(layers::can_fold_batch_norm(conv, bn, x, {.fold_batch_norm = false}));
+  CHECK_FALSE(layers::can_fold_batch_norm(conv, bn, x, {.fuse_conv_bn_relu = false}));
   layers::mix_bindings<float> bindings;
   const auto view = layers::mix_bindings<float>::make(conv.mix(0.5, other));
   bindings.activate(&conv, *view, "conv");
   CHECK_FALSE(layers::can_fold_batch_norm(conv, bn, x, {.mixing = &bindings}));
+}
+
+TEST_CASE("a U-Net's training step with fused units is the unfused one, bit for bit", "[models][fused]") {
+  const models::unet_options options{.in_channels = 1, .classes = 4, .width = 16, .depth = 3};
+  models::UNet<float> fused(options), plain(options);
+  const Tensor<float> image = random_tensor<float>(Shape{2, 1, 32, 32}, 8);
+  const Tensor<float> weights = random_tensor<float>(Shape{2, 4, 32, 32}, 9);
+  for (auto* net : {&fused, &plain}) {
+    Tape<float> tape;
+    const Var<float> p = net->forward(tape, tape.constant(image),
+                                      {.training = true, .seed = 3, .fuse_conv_bn_relu = net == &fused});
+    tape.backward(ops::sum(ops::mul(p, tape.constant(weights))));
+  }
+  const auto a = layers::named_parameters(fused), b = layers::named_parameters(plain);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    CHECK(a[i].second->grad.storage() == b[i].second->grad.storage());
+  }
+  std::vector<Tensor<float>> stats;
+  layers::for_each_buffer(fused, [&](const std::string&, Tensor<float>& t) { stats.push_back(t); });
+  std::size_t k = 0;
+  layers::for_each_buffer(plain, [&](const std::string& path, Tensor<float>& t) {
+    INFO(path);
+    CHECK(stats[k++].storage() == t.storage());
+  });
 }
