@@ -152,3 +152,54 @@ TEST_CASE("schedules give the documented learning rates", "[optim][schedule]") {
   CHECK(optim::lr_at(any, 50) == Approx(0.55));
   CHECK_THROWS_WITH((optim::step_lr{1.0, 0, 0.5}.lr_at(3)), Catch::Contains("step_size must be positive"));
 }
+
+TEST_CASE("Adam updates a long tensor (vectors of elements, threads, a scalar tail) as element by element", "[optim][adam]") {
+  // n past the parallel threshold and not a multiple of any vector width: every path of the update runs.
+  const index_t n = 40003;
+  const std::vector<index_t> probes = {0, 1, 7, 8, 15, 16, 997, 20011, n - 4, n - 3, n - 2, n - 1};
+  for (const optim::adam_options& options :
+       {optim::adam_options{.lr = 0.01, .weight_decay = 5e-4},
+        optim::adam_options{.lr = 0.01, .weight_decay = 0.1, .decay = optim::weight_decay_mode::decoupled},
+        optim::adam_options{.lr = 0.02}}) {
+    INFO("weight_decay " << options.weight_decay << " decoupled " << (options.decay == optim::weight_decay_mode::decoupled));
+    const Tensor<float> theta0 = test::random_tensor<float>(Shape{n}, 11);
+    Parameter<float> whole(theta0);  // a copy
+    optim::Adam<float> opt({{"w", &whole}}, options);
+    std::vector<Parameter<float>> singles;
+    singles.reserve(probes.size());
+    for (index_t i : probes) singles.emplace_back(Tensor<float>(Shape{1}, theta0[i]));
+    std::vector<optim::Adam<float>> single_opts;
+    single_opts.reserve(probes.size());
+    for (Parameter<float>& p : singles) single_opts.emplace_back(optim::named_parameters<float>{{"w", &p}}, options);
+    // The formula, plainly, in double: m, v, θ per probe.
+    std::vector<double> m(probes.size(), 0), v(probes.size(), 0), theta(probes.size());
+    for (std::size_t j = 0; j < probes.size(); ++j) theta[j] = theta0[probes[j]];
+    const bool l2 = options.decay == optim::weight_decay_mode::l2;
+    for (int step = 1; step <= 3; ++step) {
+      const Tensor<float> g = test::random_tensor<float>(Shape{n}, 100 + unsigned(step));
+      opt.zero_grad();
+      for (index_t i = 0; i < n; ++i) whole.grad[i] = g[i];
+      opt.step();
+      for (std::size_t j = 0; j < probes.size(); ++j) {
+        single_opts[j].zero_grad();
+        singles[j].grad[0] = g[probes[j]];
+        single_opts[j].step();
+        const double gj = double(g[probes[j]]) + (l2 ? options.weight_decay * theta[j] : 0.0);
+        if (!l2) theta[j] *= 1 - options.lr * options.weight_decay;
+        m[j] = options.beta1 * m[j] + (1 - options.beta1) * gj;
+        v[j] = options.beta2 * v[j] + (1 - options.beta2) * gj * gj;
+        const double m_hat = m[j] / (1 - std::pow(options.beta1, step));
+        const double v_hat = v[j] / (1 - std::pow(options.beta2, step));
+        theta[j] -= options.lr * m_hat / (std::sqrt(v_hat) + options.eps);
+        m[j] = double(float(m[j]));  // the state is stored in the parameter's type
+        v[j] = double(float(v[j]));
+        theta[j] = double(float(theta[j]));
+      }
+    }
+    for (std::size_t j = 0; j < probes.size(); ++j) {
+      INFO("element " << probes[j]);
+      CHECK(whole.value[probes[j]] == singles[j].value[0]);  // bit for bit: one rounding sequence everywhere
+      CHECK(double(whole.value[probes[j]]) == Approx(theta[j]).epsilon(1e-6));
+    }
+  }
+}
