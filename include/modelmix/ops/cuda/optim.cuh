@@ -59,7 +59,8 @@ MODELMIX_HOST_DEVICE inline double sub_rn(double a, double b) {
 #endif
 }
 
-// optim/adam.hpp's loop body:
+// optim/adam.hpp's update, every operation rounded on its own (the CPU fuses its four
+// multiply-adds, so the two can differ in the last bit of a double, rarely in a float):
 //   th = θ·shrink;  g = l2 ? grad + wd·θ : grad
 //   m = β1·m + (1 − β1)·g;  v = β2·v + (1 − β2)·g·g
 //   θ = th − step_size·m / (√v·inv_sqrt_bc2 + eps)
