@@ -5,7 +5,8 @@
 //
 // Tolerance: test::device_tolerance (1e-6 relative to max(1, |value|)). The update kernels do
 // the CPU update's double arithmetic operation for operation, one rounding each (also on a
-// GPU); the CPU fuses Adam's multiply-adds, so the two can differ in the last bit of a double. The norm is summed in another (fixed) order than the CPU's running sum, a relative
+// GPU); the CPU fuses Adam's multiply-adds, so the two can differ in the last bit of a double.
+// The norm is summed in another (fixed) order than the CPU's running sum, a relative
 // difference of ~1e-16 in double.
 #include <catch2/catch.hpp>
 
