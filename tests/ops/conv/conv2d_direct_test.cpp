@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "modelmix/ops/cpu/conv2d.hpp"
+#include "modelmix/ops/cpu/conv2d_direct_narrow.hpp"
 #include "modelmix/ops/reference/conv2d.hpp"
 #include "support/random.hpp"
 
@@ -37,6 +38,21 @@ std::vector<conv2d_problem> direct_problems() {
           {2, 4, 7, v + 3, 4, 3, 3, 1, 1, 1, 1},             // two vectors per row, the second cut
           {1, 3, 4, 4 * v, 5, 3, 3, 1, 1, 1, 1},             // 4 vectors per one-row band: tiles 2 + 2
           {1, 2, 4, 7 * v - 2, 6, 3, 3, 1, 1, 1, 1}};        // 7 per band: 3 + 2 + 2, the last cut
+}
+
+// Rows narrower than a vector (conv2d_direct_narrow.hpp): channels in the lanes, cut inside a
+// block of narrow_width; tiles cut by the end of the batch; pixels of one tile from several rows
+// and samples.
+template <class T>
+std::vector<conv2d_problem> narrow_problems() {
+  const index_t v = ops::cpu::direct::lanes<T>, block = ops::cpu::direct::narrow_width<T>;
+  //       N  C          H  W      K              R  S  pad_h pad_w stride
+  return {{4, v, 8, v / 2, block, 3, 3, 1, 1, 1, 1},              // the U-Net's deepest level, one block
+          {3, 2 * v + 3, 5, v - 1, block + 5, 3, 3, 1, 1, 1, 1},  // K cut inside the second block
+          {1, v, 6, 3, 3 * block, 3, 3, 0, 0, 1, 1},              // unpadded: Q = W − 2
+          {2, v + 1, 7, v - 3, v, 5, 5, 2, 2, 1, 1},              // 5×5, K one vector (half a block)
+          {1, v, 4, v - 1, v + 1, 3, 5, 1, 2, 1, 1},              // R ≠ S, pad_h ≠ pad_w
+          {2, 2 * v, 3, 1, v, 3, 3, 2, 2, 1, 1}};                 // padding beyond the filter's reach
 }
 
 // Each parent's weight and (optionally) bias.
@@ -101,11 +117,56 @@ TEMPLATE_TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dg
   }
 }
 
+TEMPLATE_TEST_CASE("the narrow-row kernel (channels in the lanes) matches the reference in fprop and dgrad",
+                   "[ops][conv][direct]", float, double) {
+  using T = TestType;
+  unsigned seed = 8000;
+  for (const conv2d_problem& pb : narrow_problems<T>()) {
+    REQUIRE(ops::cpu::narrow_conv_applies<T>(pb));
+    for (const std::vector<T>& coeffs : {std::vector<T>{T(1)}, std::vector<T>{T(0.3), T(0.7)}}) {
+      for (bool with_bias : {true, false}) {
+        for (bool threads : {false, true}) {
+          seed += 20;
+          INFO(pb.str() << " terms=" << coeffs.size() << " bias=" << with_bias << " threads=" << threads);
+          const auto [w, b] = random_parents<T>(pb, coeffs.size(), with_bias, seed);
+          const mixing::spec<T> spec = mixed_spec(pb, w, b, coeffs);
+          const Tensor<T> x = random_tensor<T>(pb.input_shape(), seed + 10);
+          const Tensor<T> dy = random_tensor<T>(pb.output_shape(), seed + 11);
+
+          Tensor<T> y(pb.output_shape(), T(123)), y_ref(pb.output_shape());  // fprop overwrites
+          ops::cpu::conv2d_narrow_fprop(pb, x.data(), y.data(), spec, threads);
+          ops::reference::conv2d_fprop(pb, x.data(), y_ref.data(), spec);
+          CHECK(max_relative_error(y, y_ref) < tolerance<T>);
+
+          Tensor<T> y_relu(pb.output_shape(), T(123));  // the epilogue of conv → BN → ReLU
+          ops::cpu::conv2d_narrow_fprop(pb, x.data(), y_relu.data(), spec, threads, true);
+          for (index_t i = 0; i < y_ref.numel(); ++i) y_ref.data()[i] = std::max(y_ref.data()[i], T(0));
+          CHECK(max_relative_error(y_relu, y_ref) < tolerance<T>);
+
+          Tensor<T> dx = random_tensor<T>(pb.input_shape(), seed + 12), dx_ref = dx;  // dgrad accumulates
+          ops::cpu::conv2d_narrow_dgrad(pb, dy.data(), dx.data(), spec, threads);
+          ops::reference::conv2d_dgrad(pb, dy.data(), dx_ref.data(), spec);
+          CHECK(max_relative_error(dx, dx_ref) < tolerance<T>);
+
+          Tensor<T> dx_assigned(pb.input_shape(), T(123)), dx_fresh(pb.input_shape(), T(0));  // or overwrites
+          ops::cpu::conv2d_narrow_dgrad(pb, dy.data(), dx_assigned.data(), spec, threads, true);
+          ops::reference::conv2d_dgrad(pb, dy.data(), dx_fresh.data(), spec);
+          CHECK(max_relative_error(dx_assigned, dx_fresh) < tolerance<T>);
+        }
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("direct 3x3 wgrad matches the reference, into every parent's weight, bias and coefficient",
                    "[ops][conv][direct]", float, double) {
   using T = TestType;
   unsigned seed = 9000;
-  for (const conv2d_problem& pb : direct_problems<T>()) {
+  // Images of at least direct::wgrad_min_pixels go in bands with per-thread partials (one case
+  // here: 40 rows of 7 vectors), smaller ones (most, and every narrow one) over the whole batch.
+  std::vector<conv2d_problem> problems = direct_problems<T>();
+  for (const conv2d_problem& pb : narrow_problems<T>()) problems.push_back(pb);
+  for (const conv2d_problem& pb : problems) {
     if (pb.R != 3 || pb.S != 3) continue;  // the kernel's filter (it runs in any build; the dispatch decides)
     for (const std::vector<T>& coeffs : {std::vector<T>{T(1)}, std::vector<T>{T(0.3), T(0.7)}}) {
       for (bool with_bias : {true, false}) {
@@ -160,12 +221,20 @@ TEST_CASE("the CPU conv2d takes the direct kernel for stride-1 U-Net layers and 
   CHECK_FALSE(direct_conv_applies<float>({4, 16, 128, 128, 4, 1, 1, 0, 0, 1, 1}));   // pointwise
   CHECK(direct_conv_applies<float>({4, 256, 16, 16, 256, 3, 3, 1, 1, 1, 1}));        // a deep 16² layer
   CHECK_FALSE(direct_conv_applies<float>({4, 256, v - 1, v - 1, 256, 3, 3, 1, 1, 1, 1}));  // rows narrower than a vector
-  // wgrad: 3×3 only, on images of at least 32² (smaller ones stay on Eigen's GEMM), in AVX2 + FMA
-  // and AVX-512 builds
+  // … which the narrow kernel takes, given a vector of channels in and out
+  CHECK(ops::cpu::narrow_conv_applies<float>({4, 256, v - 1, v - 1, 256, 3, 3, 1, 1, 1, 1}));
+  CHECK(ops::cpu::narrow_conv_applies<float>({4, v, v / 2, v / 2, v, 3, 3, 1, 1, 1, 1}));
+  CHECK_FALSE(ops::cpu::narrow_conv_applies<float>({4, v - 1, v / 2, v / 2, 256, 3, 3, 1, 1, 1, 1}));
+  CHECK_FALSE(ops::cpu::narrow_conv_applies<float>({4, 256, v / 2, v / 2, 4, 3, 3, 1, 1, 1, 1}));  // 4 classes
+  CHECK_FALSE(ops::cpu::narrow_conv_applies<float>({4, 256, 16, 16, 256, 3, 3, 1, 1, 1, 1}));
+  CHECK_FALSE(ops::cpu::narrow_conv_applies<float>({4, 256, v / 2, v / 2, 256, 1, 1, 0, 0, 1, 1}));  // pointwise
+  // wgrad: 3×3 only, on the layers either kernel takes, in AVX2 + FMA and AVX-512 builds
   const bool measured = ops::cpu::direct::wgrad_measured;
   CHECK(ops::cpu::direct_wgrad_applies<float>({4, 16, 128, 128, 16, 3, 3, 1, 1, 1, 1}) == measured);
   CHECK(ops::cpu::direct_wgrad_applies<float>({4, 128, 32, 32, 128, 3, 3, 1, 1, 1, 1}) == measured);
-  CHECK_FALSE(ops::cpu::direct_wgrad_applies<float>({4, 256, 16, 16, 256, 3, 3, 1, 1, 1, 1}));
+  CHECK(ops::cpu::direct_wgrad_applies<float>({4, 256, 16, 16, 256, 3, 3, 1, 1, 1, 1}) == measured);
+  CHECK(ops::cpu::direct_wgrad_applies<float>({4, 512, v / 2, v / 2, 512, 3, 3, 1, 1, 1, 1}) == measured);
+  CHECK_FALSE(ops::cpu::direct_wgrad_applies<float>({4, 512, v / 2, v / 2, 4, 3, 3, 1, 1, 1, 1}));
   CHECK_FALSE(ops::cpu::direct_wgrad_applies<float>({4, 16, 128, 128, 16, 5, 5, 2, 2, 1, 1}));
   CHECK_FALSE(ops::cpu::direct_wgrad_applies<float>({4, 16, 128, 128, 16, 3, 3, 1, 1, 2, 2}));
 }

@@ -28,6 +28,7 @@
 
 #include "modelmix/ops/conv2d_spec.hpp"
 #include "modelmix/ops/cpu/conv2d_direct.hpp"
+#include "modelmix/ops/cpu/conv2d_direct_narrow.hpp"
 #include "modelmix/ops/cpu/conv2d_direct_wgrad.hpp"
 #include "modelmix/ops/cpu/im2col.hpp"
 #include "modelmix/ops/cpu/mix_gradient.hpp"
@@ -139,7 +140,7 @@ ConstStridedMap<T> band_operand(const conv2d_problem& pb, const T* x, const band
 // 16×16 up the bands measured faster (the batch-wide im2col costs more than it saves).
 inline constexpr index_t whole_batch_budget = index_t(1) << 23;  // elements of the batch's im2col (32 MiB of floats)
 inline bool whole_batch_wgrad(const conv2d_problem& pb) {
-  return pb.P() * pb.Q() < min_columns && pb.N * pb.P() * pb.Q() * pb.gemm_k() <= whole_batch_budget;
+  return pb.P() * pb.Q() <= min_columns && pb.N * pb.P() * pb.Q() * pb.gemm_k() <= whole_batch_budget;
 }
 
 template <class T>
@@ -167,6 +168,7 @@ void conv2d_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec
   check_conv2d_spec("cpu::conv2d_fprop", pb, spec, conv2d_role::fprop);
 #if MODELMIX_HAS_DIRECT_CONV
   if (direct_conv_applies<T>(pb)) return conv2d_direct_fprop(pb, x, y, spec, detail::worth_threads(pb), relu);
+  if (narrow_conv_applies<T>(pb)) return conv2d_narrow_fprop(pb, x, y, spec, detail::worth_threads(pb), relu);
 #endif
   const detail::mixed_filter<T> filter(spec, true);
   const index_t K = pb.K, PQ = pb.P() * pb.Q();
@@ -198,6 +200,7 @@ void conv2d_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::sp
   check_conv2d_spec("cpu::conv2d_dgrad", pb, spec, conv2d_role::dgrad);
 #if MODELMIX_HAS_DIRECT_CONV
   if (direct_conv_applies<T>(pb)) return conv2d_direct_dgrad(pb, dy, dx, spec, detail::worth_threads(pb));
+  if (narrow_conv_applies<T>(pb)) return conv2d_narrow_dgrad(pb, dy, dx, spec, detail::worth_threads(pb));
 #endif
   const detail::mixed_filter<T> filter(spec, false);
   const index_t K = pb.K, C = pb.C, PQ = pb.P() * pb.Q(), HW = pb.H * pb.W;
@@ -236,6 +239,10 @@ void conv2d_dgrad_assign(const conv2d_problem& pb, const T* dy, T* dx, const mix
   if (direct_conv_applies<T>(pb)) {
     check_conv2d_spec("cpu::conv2d_dgrad", pb, spec, conv2d_role::dgrad);
     return conv2d_direct_dgrad(pb, dy, dx, spec, detail::worth_threads(pb), true);
+  }
+  if (narrow_conv_applies<T>(pb)) {
+    check_conv2d_spec("cpu::conv2d_dgrad", pb, spec, conv2d_role::dgrad);
+    return conv2d_narrow_dgrad(pb, dy, dx, spec, detail::worth_threads(pb), true);
   }
 #endif
   fill_zero(dx, pb.N * pb.C * pb.H * pb.W);

@@ -241,47 +241,63 @@ void convolve(const plan& p, const T* x, const T* packed, const T* bias, bool ac
 // last block stay zero), then adds every term in term order. Packing runs once per call on the
 // whole filter (MBs for deep layers), so it is spread over the threads by channel block: on one
 // thread it was ~1.4 % of a width-32 step's profile, with the other thread idle all along.
+// `width`: output channels per block (tile_k here; the narrow kernel packs whole vectors).
 template <class T>
-std::unique_ptr<T[]> packed_buffer(index_t k_blocks, index_t C, index_t R, index_t S) {
-  return std::unique_ptr<T[]>(new T[std::size_t(k_blocks * C * R * S * tile_k)]);
+std::unique_ptr<T[]> packed_buffer(index_t k_blocks, index_t C, index_t R, index_t S, index_t width) {
+  return std::unique_ptr<T[]>(new T[std::size_t(k_blocks * C * R * S * width)]);
 }
 
-// Mixed filter Σ c_i·W_i as fprop reads it: packed[kb][c][r][s][k − kb·tile_k] = W[k,c,r,s].
-template <class T>
+// Mixed filter Σ c_i·W_i as fprop reads it: packed[kb][c][r][s][k − kb·width] = W[k,c,r,s].
+template <class T, index_t width = tile_k>
 std::unique_ptr<T[]> pack_fprop(const conv2d_problem& pb, const mixing::spec<T>& spec, bool threads) {
-  const index_t kbs = (pb.K + tile_k - 1) / tile_k, CRS = pb.gemm_k();
-  auto out = packed_buffer<T>(kbs, pb.C, pb.R, pb.S);
+  const index_t kbs = (pb.K + width - 1) / width, CRS = pb.gemm_k();
+  auto out = packed_buffer<T>(kbs, pb.C, pb.R, pb.S, width);
 #pragma omp parallel for schedule(static) if (threads)
   for (index_t kb = 0; kb < kbs; ++kb) {
-    T* block = out.get() + kb * CRS * tile_k;
-    std::fill(block, block + CRS * tile_k, T(0));
-    for (const mixing::term<T>& t : spec.terms)
-      for (index_t k = kb * tile_k; k < std::min(pb.K, (kb + 1) * tile_k); ++k) {
-        const T* src = t.weight + k * CRS;
-        T* dst = block + k % tile_k;
-        for (index_t i = 0; i < CRS; ++i) dst[i * tile_k] = mixing::accumulate(dst[i * tile_k], t.coeff, src[i]);
+    T* block = out.get() + kb * CRS * width;
+    std::fill(block, block + CRS * width, T(0));
+    // A chunk of filter positions at a time, so the chunk's rows of the block stay in L1 while
+    // each channel writes its column (a whole column at a time touched a new cache line per
+    // value); bounds in locals, or the compiler reloads them after every store.
+    constexpr index_t chunk = 64;
+    const index_t k0 = kb * width, k1 = std::min(pb.K, k0 + width);
+    for (const mixing::term<T>& t : spec.terms) {
+      const T coeff = t.coeff;
+      for (index_t i0 = 0; i0 < CRS; i0 += chunk) {
+        const index_t i1 = std::min(CRS, i0 + chunk);
+        for (index_t k = k0; k < k1; ++k) {
+          const T* __restrict src = t.weight + k * CRS;
+          T* __restrict dst = block + (k - k0);
+          for (index_t i = i0; i < i1; ++i) dst[i * width] = mixing::accumulate(dst[i * width], coeff, src[i]);
+        }
       }
+    }
   }
   return out;
 }
 
 // The dgrad filter W'[c,k,r,s] = W[k,c,R−1−r,S−1−s], mixed and packed over blocks of c.
-template <class T>
+template <class T, index_t width = tile_k>
 std::unique_ptr<T[]> pack_dgrad(const conv2d_problem& pb, const mixing::spec<T>& spec, bool threads) {
-  const index_t cbs = (pb.C + tile_k - 1) / tile_k, RS = pb.R * pb.S;
-  auto out = packed_buffer<T>(cbs, pb.K, pb.R, pb.S);
+  const index_t cbs = (pb.C + width - 1) / width, RS = pb.R * pb.S;
+  auto out = packed_buffer<T>(cbs, pb.K, pb.R, pb.S, width);
 #pragma omp parallel for schedule(static) if (threads)
   for (index_t cb = 0; cb < cbs; ++cb) {
-    T* block = out.get() + cb * pb.K * RS * tile_k;
-    std::fill(block, block + pb.K * RS * tile_k, T(0));
-    for (const mixing::term<T>& t : spec.terms)
-      for (index_t k = 0; k < pb.K; ++k)
-        for (index_t c = cb * tile_k; c < std::min(pb.C, (cb + 1) * tile_k); ++c) {
-          const T* src = t.weight + (k * pb.C + c) * RS;
-          T* dst = block + k * RS * tile_k + c % tile_k;
-          for (index_t rs = 0; rs < RS; ++rs)
-            dst[rs * tile_k] = mixing::accumulate(dst[rs * tile_k], t.coeff, src[RS - 1 - rs]);
-        }
+    T* block = out.get() + cb * pb.K * RS * width;
+    std::fill(block, block + pb.K * RS * width, T(0));
+    // Per output channel k, a small transpose (its block's [c][rs] → [rs][c]); written along c,
+    // with bounds in locals (the compiler reloads members after every store otherwise).
+    const index_t K = pb.K, C = pb.C, c0 = cb * width, cs = std::min(C, c0 + width) - c0;
+    for (const mixing::term<T>& t : spec.terms) {
+      const T coeff = t.coeff;
+      for (index_t k = 0; k < K; ++k) {
+        const T* __restrict src = t.weight + (k * C + c0) * RS;
+        T* __restrict dst = block + k * RS * width;
+        for (index_t rs = 0; rs < RS; ++rs)
+          for (index_t j = 0; j < cs; ++j)
+            dst[rs * width + j] = mixing::accumulate(dst[rs * width + j], coeff, src[j * RS + RS - 1 - rs]);
+      }
+    }
   }
   return out;
 }

@@ -23,6 +23,7 @@
 
 #include "modelmix/core/error.hpp"
 #include "modelmix/ops/cpu/conv2d_direct.hpp"
+#include "modelmix/ops/cpu/conv2d_direct_narrow.hpp"
 #include "modelmix/ops/cpu/mix_gradient.hpp"
 #include "modelmix/tensor/aligned_allocator.hpp"
 
@@ -77,30 +78,29 @@ inline void wgrad_tile(const T* slab_c, index_t slab_w, index_t rows, index_t Q,
     }
 }
 
-// One tap group of one (channel block, input channel) over a band, added into the
-// thread's [C·9][Kpad] partial (dw_c: the rows of its taps).
-template <class T, int NT>
+// One tap group of one (channel block, input channel) over a band of each of `samples` samples
+// (slab_c and dyT step by slab_step and dy_step from one to the next), then sink(t0, acc): t0 is
+// the group's first tap, acc[t][j] the sums of tap t0 + t for the block's vector j.
+struct wgrad_span {
+  index_t samples, slab_step, dy_step;
+};
+template <class T, int NT, class Sink>
 inline void wgrad_group(const T* slab_c, index_t slab_w, index_t rows, index_t Q, const index_t* tap, const T* dyT,
-                        index_t Kpad, T* dw_c) {
+                        wgrad_span span, index_t t0, Sink& sink) {
   vec<T> acc[NT][tile_kv];
   for (auto& row : acc)
     for (vec<T>& a : row) a = vec<T>(T(0));
-  wgrad_tile<T, NT>(slab_c, slab_w, rows, Q, tap, dyT, acc);
-  for (int t = 0; t < NT; ++t)
-    for (int j = 0; j < tile_kv; ++j) {
-      T* out = dw_c + t * Kpad + j * lanes<T>;
-      (vec<T>::load_unaligned(out) + acc[t][j]).store_unaligned(out);
-    }
+  for (index_t n = 0; n < span.samples; ++n)
+    wgrad_tile<T, NT>(slab_c + n * span.slab_step, slab_w, rows, Q, tap, dyT + n * span.dy_step, acc);
+  sink(t0, acc);
 }
 
 // The whole filter of one (channel block, input channel): every group of tap_groups in turn.
-template <class T, std::size_t... G>
+template <class T, std::size_t... G, class Sink>
 inline void wgrad_taps_of_channel(std::index_sequence<G...>, const T* slab_c, index_t slab_w, index_t rows, index_t Q,
-                                  const index_t (&tap)[wgrad_taps], const T* dyT, index_t Kpad, T* dw_c) {
+                                  const index_t (&tap)[wgrad_taps], const T* dyT, wgrad_span span, Sink&& sink) {
   index_t t0 = 0;  // taps of the groups before this one
-  ((wgrad_group<T, tap_groups[G]>(slab_c, slab_w, rows, Q, tap + t0, dyT, Kpad, dw_c + t0 * Kpad),
-    t0 += tap_groups[G]),
-   ...);
+  ((wgrad_group<T, tap_groups[G]>(slab_c, slab_w, rows, Q, tap + t0, dyT, span, t0, sink), t0 += tap_groups[G]), ...);
 }
 
 // dy_n's rows [p0, p1) as [channel block][pixel][tile_kv · lanes], `pitch` pixels per block
@@ -146,25 +146,24 @@ void transpose_band(const plan& p, const T* dy_n, index_t p0, index_t p1, index_
 // was measured in.
 template <class T>
 bool direct_wgrad_applies(const conv2d_problem& pb) {
-  return direct::wgrad_measured && direct_conv_applies<T>(pb) && pb.R == 3 && pb.S == 3 &&
-         pb.P() * pb.Q() >= direct::wgrad_min_pixels;
+  return direct::wgrad_measured && (direct_conv_applies<T>(pb) || narrow_conv_applies<T>(pb)) && pb.R == 3 &&
+         pb.S == 3;
 }
 
-// dW, db of y = conv(x, W) + b, split into the spec's parents (grad_weight_i += c_i·dW, …).
+namespace direct {
+
+// The thread partials of dW as [C·9][Kpad] and of db, for images of at least wgrad_min_pixels:
+// a fixed share of (sample, band) tasks per thread, each band's tiles added into the thread's own
+// partial.
 template <class T>
-void conv2d_direct_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mixing::spec<T>& spec, bool threads) {
-  using namespace direct;
-  MODELMIX_REQUIRE(pb.R == 3 && pb.S == 3 && pb.stride_h == 1 && pb.stride_w == 1, "conv2d_direct_wgrad: ",
-                   pb.str(), " is not a stride-1 3×3 convolution");
-  plan p = make_plan<T>(pb);
+void wgrad_bands(plan p, const T* x, const T* dy, bool want_dw, bool want_db, int thread_count,
+                 std::vector<std::vector<T>>& dw_parts, std::vector<std::vector<T>>& db_parts) {
   p.band = std::clamp<index_t>((wgrad_min_pixels + p.Q - 1) / p.Q, p.band, p.P);
-  const bool want_dw = spec.wants_weight_grad(), want_db = spec.wants_bias_grad();
   const index_t block = tile_kv * lanes<T>;
   const index_t Kpad = (p.K + block - 1) / block * block, CT = p.C * wgrad_taps;
   const index_t bands = (p.P + p.band - 1) / p.band, tasks = p.N * bands;
-  const int thread_count = threads ? max_threads() : 1;
-  const auto parts = static_cast<std::size_t>(thread_count);
-  std::vector<std::vector<T>> dw_parts(parts), db_parts(parts);
+  dw_parts.resize(std::size_t(thread_count));
+  db_parts.resize(std::size_t(thread_count));
   index_t tap[wgrad_taps];
   for (index_t t = 0; t < wgrad_taps; ++t) tap[t] = (t / 3) * p.slab_w + t % 3;
 
@@ -186,15 +185,91 @@ void conv2d_direct_wgrad(const conv2d_problem& pb, const T* x, const T* dy, cons
       if (!want_dw) continue;
       fill_slab(p, x + n * p.C * p.H * p.W, p0, slab_rows, slab.get());
       for (index_t k0 = 0; k0 < Kpad; k0 += block)
-        for (index_t c = 0; c < p.C; ++c)
+        for (index_t c = 0; c < p.C; ++c) {
+          T* dw_c = dw.data() + c * wgrad_taps * Kpad + k0;  // the rows of its taps
           wgrad_taps_of_channel(std::make_index_sequence<std::size(tap_groups)>{},
                                 slab.get() + c * slab_rows * p.slab_w, p.slab_w, rows, p.Q, tap,
-                                dyT.data() + k0 * pitch, Kpad, dw.data() + c * wgrad_taps * Kpad + k0);
+                                dyT.data() + k0 * pitch, wgrad_span{1, 0, 0}, [&](index_t t0, const auto& acc) {
+                                  for (std::size_t t = 0; t < std::size(acc); ++t)
+                                    for (int j = 0; j < tile_kv; ++j) {
+                                      T* out = dw_c + (t0 + index_t(t)) * Kpad + j * lanes<T>;
+                                      (vec<T>::load_unaligned(out) + acc[t][j]).store_unaligned(out);
+                                    }
+                                });
+        }
     }
   }
+}
+
+// dW as [K][C·9] and db, for images under wgrad_min_pixels (16×16, 8×8: hundreds of channels,
+// filters of MBs). There a band's few pixels cannot pay for adding its tiles into a thread's
+// partial of the whole filter, and Eigen's GEMM over the batch's im2col ran at ~0.5× oneDNN's
+// speed (16×16, 256 channels, Sapphire Rapids). Instead the whole batch's dy is transposed and
+// its slabs filled once, and each tile (a channel block × one input channel's taps) runs over all
+// N·P·Q pixels in registers and is written once, straight into dW: no partials, and the tasks
+// split dW, not the pixels, so the sums do not depend on the thread count.
+template <class T>
+void wgrad_whole_batch(const plan& p, const T* x, const T* dy, bool want_dw, bool want_db, int thread_count, T* dw,
+                       T* db) {
+  const index_t block = tile_kv * lanes<T>, PQ = p.P * p.Q, pitch = p.N * PQ;
+  const index_t Kpad = (p.K + block - 1) / block * block, CT = p.C * wgrad_taps;
+  const index_t rows = p.P + p.R - 1, slab_c = rows * p.slab_w, slab_n = p.C * slab_c;
+  aligned_vector<T> dyT(std::size_t(pitch * Kpad), T(0));  // [Kpad / block][n][pixel][block]
+  std::vector<T> db_n(std::size_t(want_db ? p.N * p.K : 0), T(0));  // summed in sample order
+  std::unique_ptr<T[]> slab(want_dw ? new T[std::size_t(p.N * slab_n)] : nullptr);
+  index_t tap[wgrad_taps];
+  for (index_t t = 0; t < wgrad_taps; ++t) tap[t] = (t / 3) * p.slab_w + t % 3;
+  const index_t tasks = want_dw ? Kpad / block * p.C : 0;
+
+#pragma omp parallel num_threads(thread_count) if (thread_count > 1)
+  {
+#pragma omp for schedule(static)
+    for (index_t n = 0; n < p.N; ++n) {
+      transpose_band(p, dy + n * p.K * PQ, 0, p.P, pitch, dyT.data() + n * PQ * block,
+                     want_db ? db_n.data() + n * p.K : nullptr);
+      if (want_dw) fill_slab(p, x + n * p.C * p.H * p.W, 0, rows, slab.get() + n * slab_n);
+    }
+    // Consecutive tasks share a channel block, whose dy (all samples) stays in L2.
+#pragma omp for schedule(static)
+    for (index_t task = 0; task < tasks; ++task) {
+      const index_t k0 = task / p.C * block, c = task % p.C, k_valid = std::min(block, p.K - k0);
+      alignas(64) T sums[wgrad_taps][block];
+      wgrad_taps_of_channel(std::make_index_sequence<std::size(tap_groups)>{}, slab.get() + c * slab_c, p.slab_w, p.P,
+                            p.Q, tap, dyT.data() + k0 * pitch, wgrad_span{p.N, slab_n, PQ * block},
+                            [&](index_t t0, const auto& acc) {
+                              for (std::size_t t = 0; t < std::size(acc); ++t)
+                                for (int j = 0; j < tile_kv; ++j) acc[t][j].store_aligned(&sums[t0 + index_t(t)][j * lanes<T>]);
+                            });
+      for (index_t k = 0; k < k_valid; ++k)
+        for (index_t t = 0; t < wgrad_taps; ++t) dw[(k0 + k) * CT + c * wgrad_taps + t] = sums[t][k];
+    }
+  }
+  for (index_t n = 0; n < (want_db ? p.N : 0); ++n)
+    for (index_t k = 0; k < p.K; ++k) db[k] += db_n[std::size_t(n * p.K + k)];
+}
+
+}  // namespace direct
+
+// dW, db of y = conv(x, W) + b, split into the spec's parents (grad_weight_i += c_i·dW, …).
+template <class T>
+void conv2d_direct_wgrad(const conv2d_problem& pb, const T* x, const T* dy, const mixing::spec<T>& spec, bool threads) {
+  using namespace direct;
+  MODELMIX_REQUIRE(pb.R == 3 && pb.S == 3 && pb.stride_h == 1 && pb.stride_w == 1, "conv2d_direct_wgrad: ",
+                   pb.str(), " is not a stride-1 3×3 convolution");
+  const plan p = make_plan<T>(pb);
+  const bool want_dw = spec.wants_weight_grad(), want_db = spec.wants_bias_grad();
+  const index_t block = tile_kv * lanes<T>;
+  const index_t Kpad = (p.K + block - 1) / block * block, CT = p.C * wgrad_taps;
+  const int thread_count = threads ? max_threads() : 1;
+  std::vector<T> dw(std::size_t(want_dw ? p.K * CT : 0)), db(std::size_t(want_db ? p.K : 0), T(0));
+  if (p.P * p.Q < wgrad_min_pixels) {
+    wgrad_whole_batch(p, x, dy, want_dw, want_db, thread_count, dw.data(), db.data());
+    return split_into_parents(spec, want_dw ? dw.data() : nullptr, want_db ? db.data() : nullptr);
+  }
+  std::vector<std::vector<T>> dw_parts, db_parts;
+  wgrad_bands(p, x, dy, want_dw, want_db, thread_count, dw_parts, db_parts);
   // Thread partials in thread order, then [C·9][Kpad] → dW [K][C·9], a block of output channels
   // per thread: reads run along k, and each of the block's rows of dW is written in order.
-  std::vector<T> dw(std::size_t(want_dw ? p.K * CT : 0)), db(std::size_t(want_db ? p.K : 0), T(0));
   const index_t k_blocks = want_dw ? (p.K + block - 1) / block : 0;
   const bool spread = thread_count > 1 && p.K * CT >= parallel_min_work;
 #pragma omp parallel for schedule(static) num_threads(thread_count) if (spread)
