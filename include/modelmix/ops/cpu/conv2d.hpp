@@ -1,8 +1,9 @@
 #pragma once
-// Mixed 2D convolution on the CPU. fprop and dgrad of stride-1 filters with rows at least one
-// vector wide (the U-Net's 3×3 layers) take the direct kernel of ops/cpu/conv2d_direct.hpp,
-// and their 3×3 wgrad, on the ISAs and sizes where it measured faster, the one of
-// ops/cpu/conv2d_direct_wgrad.hpp; everything else takes the path below: Eigen GEMMs over im2col bands, OpenMP over (sample, band).
+// Mixed 2D convolution on the CPU. fprop and dgrad of stride-1 filters (the U-Net's 3×3 layers)
+// take the direct kernel of ops/cpu/conv2d_direct.hpp when rows are at least one vector wide,
+// else, given a vector of channels in and out, the narrow one of ops/cpu/conv2d_direct_narrow.hpp;
+// their 3×3 wgrad, on the ISAs where it measured faster, the one of ops/cpu/conv2d_direct_wgrad.hpp;
+// everything else takes the path below: Eigen GEMMs over im2col bands, OpenMP over (sample, band).
 //
 //   W = Σ_i c_i·W_i   b = Σ_i c_i·b_i            x [N,C,H,W]  W_i [K,C,R,S]  b_i [K]  y [N,K,P,Q]
 //
@@ -140,7 +141,7 @@ ConstStridedMap<T> band_operand(const conv2d_problem& pb, const T* x, const band
 // 16×16 up the bands measured faster (the batch-wide im2col costs more than it saves).
 inline constexpr index_t whole_batch_budget = index_t(1) << 23;  // elements of the batch's im2col (32 MiB of floats)
 inline bool whole_batch_wgrad(const conv2d_problem& pb) {
-  return pb.P() * pb.Q() <= min_columns && pb.N * pb.P() * pb.Q() * pb.gemm_k() <= whole_batch_budget;
+  return pb.P() * pb.Q() < min_columns && pb.N * pb.P() * pb.Q() * pb.gemm_k() <= whole_batch_budget;
 }
 
 template <class T>

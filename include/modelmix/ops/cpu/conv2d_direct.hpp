@@ -22,8 +22,9 @@
 // ops/conv2d_bn_relu.hpp): the tile is still in registers, so the ReLU costs no pass over y.
 //
 // Every output element is written by exactly one tile in a fixed tap order, so results do not
-// depend on the thread count. Strided, pointwise or very narrow problems stay on the GEMM path
-// (ops/cpu/conv2d.hpp picks, see `direct_conv_applies`).
+// depend on the thread count. Rows narrower than a vector take ops/cpu/conv2d_direct_narrow.hpp
+// (vectors along channels); strided or pointwise problems stay on the GEMM path (ops/cpu/conv2d.hpp
+// picks, see `direct_conv_applies`).
 #include <algorithm>
 #include <cstring>
 #include <memory>

@@ -5,15 +5,16 @@
 // lanes idle here; this kernel turns the tile on its side and runs them along output channels:
 //
 //   y[n,k,p,q] = b[k] + Σ_{c,r,s} W[k,c,r,s] · xpad[n, c, p + r, q + s]
-//   tile: narrow_pixels output pixels (anywhere in the batch) × narrow_kv vectors of k;
+//   tile: narrow_pixels consecutive output pixels of one sample × narrow_kv vectors of k;
 //   per (c, r, s): narrow_kv filter vectors, and one broadcast input value per pixel.
 //
-// The input stays [N, C, H, W]: its values are broadcast, so it needs no channel-blocked copy,
-// only the zero-padded slab of the direct kernel (every sample's, side by side); the outputs are
-// scattered from the tile (one store per output, beside C·R·S FMAs). Each output sums its
-// bias, then c, r, s in order: the direct kernel's order. Before it, these layers took the
-// GEMM path, whose per-sample GEMMs were 64 columns wide and repacked the whole filter for
-// each (0.5–0.6× oneDNN's speed at 8×8 on Sapphire Rapids; docs/benchmarks.md).
+// The input values are broadcast, so the input needs no channel-blocked copy, only a padded
+// slab, here one per filter column shifted so that a tile's pixels read consecutive values
+// (narrow_slab); the outputs are scattered from the tile (one store per output, beside C·R·S
+// FMAs). Each output sums its bias, then c, r, s in order: the direct kernel's order, and no
+// dependence on the thread count. Before it, these layers took the GEMM path, whose per-sample
+// GEMMs were 64 columns wide and repacked the whole filter for each: 0.5× oneDNN's speed at
+// 8×8 with 512 channels on Sapphire Rapids (docs/benchmarks.md).
 #include <algorithm>
 #include <memory>
 
@@ -25,10 +26,11 @@ namespace modelmix::ops::cpu {
 
 namespace direct {
 
-// Tile shape: narrow_kv · narrow_pixels accumulators and narrow_kv filter vectors in
-// registers (the broadcast is an FMA operand with AVX-512, one more register below it).
+// Tile shape: narrow_kv · narrow_pixels accumulators, narrow_kv filter vectors and a broadcast
+// in registers. AVX-512: 8 pixels × 2 vectors, 10 loads per 16 FMAs, and an 8×8 sample splits
+// into whole tiles (12 pixels measured alike, with every sample's last tile cut). AVX2's 16
+// registers: 6 pixels (12 accumulators).
 inline constexpr int narrow_kv = 2;
-template <class T>
 inline constexpr int narrow_pixels = XSIMD_WITH_AVX512F ? 8 : 6;
 template <class T>
 inline constexpr index_t narrow_width = narrow_kv * lanes<T>;  // output channels per block
@@ -44,6 +46,8 @@ inline void narrow_micro_tile(const T* x, index_t s_stride, index_t c_stride, in
       const T* xr = x + c * c_stride + r * Q;
       for (index_t s = 0; s < S; ++s, w += narrow_width<T>) {
         const T* xs = xr + s * s_stride;
+        // As in the direct kernel: the next channel's values, and the filter a few taps ahead,
+        // into L1 (measured 1.10× on an 8×8 layer with AVX-512).
         if (prefetch_next_channel) {
           prefetch_into_l1(xs + c_stride);
           prefetch_into_l1(xs + c_stride + V - 1);
@@ -62,7 +66,8 @@ inline void narrow_micro_tile(const T* x, index_t s_stride, index_t c_stride, in
 // The slab of the narrow kernel: for each filter column s, every sample's padded rows shifted
 // left by s and cut to Q values, [S][N][C][P + R − 1][Q]. A tile's V consecutive output pixels
 // then read V consecutive values for every tap (fixed offsets: no per-pixel address registers,
-// which spilled when the pixels were gathered from the padded rows).
+// which spilled when the pixels were gathered from the padded rows). ([N][C][S][…], a channel's
+// copies side by side, measured 0.96× at 8×8.)
 template <class T>
 struct narrow_slab {
   index_t rows, c_stride, sample, s_stride;
@@ -71,8 +76,8 @@ struct narrow_slab {
   narrow_slab(const plan& p, const T* x, bool threads)
       : rows(p.P + p.R - 1), c_stride(rows * p.Q), sample(p.C * c_stride), s_stride(p.N * sample),
         // the last tile of the batch reads up to V − 1 values past the end (computed, not stored)
-        data(new T[std::size_t(p.S * s_stride + narrow_pixels<T>)]) {
-    std::fill_n(data.get() + p.S * s_stride, narrow_pixels<T>, T(0));
+        data(new T[std::size_t(p.S * s_stride + narrow_pixels)]) {
+    std::fill_n(data.get() + p.S * s_stride, narrow_pixels, T(0));
 #pragma omp parallel for collapse(2) schedule(static) if (threads)
     for (index_t s = 0; s < p.S; ++s)
       for (index_t n = 0; n < p.N; ++n)
@@ -80,10 +85,14 @@ struct narrow_slab {
           for (index_t i = 0; i < rows; ++i) {
             T* dst = data.get() + s * s_stride + n * sample + c * c_stride + i * p.Q;
             const index_t h = i - p.pad_h;
+            if (h < 0 || h >= p.H) {
+              std::fill_n(dst, p.Q, T(0));
+              continue;
+            }
             const T* src = x + ((n * p.C + c) * p.H + h) * p.W;
             for (index_t q = 0; q < p.Q; ++q) {
               const index_t w = q + s - p.pad_w;
-              dst[q] = h >= 0 && h < p.H && w >= 0 && w < p.W ? src[w] : T(0);
+              dst[q] = w >= 0 && w < p.W ? src[w] : T(0);
             }
           }
   }
@@ -93,7 +102,7 @@ struct narrow_slab {
 template <class T>
 void narrow_tile(const plan& p, const narrow_slab<T>& slab, index_t n, index_t first, const T* w, const T* bias,
                  bool accumulate, bool relu, T* y, index_t kb) {
-  constexpr int V = narrow_pixels<T>;
+  constexpr int V = narrow_pixels;
   const index_t PQ = p.P * p.Q, valid = std::min<index_t>(V, PQ - first);
   const index_t k0 = kb * narrow_width<T>, k_valid = std::min(narrow_width<T>, p.K - k0);
   T* y_tile = y + n * p.K * PQ + k0 * PQ + first;
@@ -121,16 +130,17 @@ void narrow_tile(const plan& p, const narrow_slab<T>& slab, index_t n, index_t f
 template <class T>
 void convolve_narrow(const conv2d_problem& pb, const T* x, const T* packed, const T* bias, bool accumulate, bool relu,
                      T* y, bool threads) {
+  // (vectors, slab_w and band are the direct kernel's; narrow_slab has its own layout)
   const plan p{pb.N, pb.C, pb.K, pb.R, pb.S, pb.pad_h, pb.pad_w, pb.H, pb.W, pb.P(), pb.Q(), 1, pb.Q(), pb.P(),
                (pb.K + narrow_width<T> - 1) / narrow_width<T>};
   const narrow_slab<T> slab(p, x, threads);
-  const index_t tiles = (p.P * p.Q + narrow_pixels<T> - 1) / narrow_pixels<T>, per_block = p.N * tiles;
+  const index_t tiles = (p.P * p.Q + narrow_pixels - 1) / narrow_pixels, per_block = p.N * tiles;
   const index_t filter_block = p.C * p.R * p.S * narrow_width<T>;
   // A thread's tasks are consecutive: one channel block's filter (from L2) serves many tiles.
 #pragma omp parallel for schedule(static) if (threads)
   for (index_t task = 0; task < p.k_blocks * per_block; ++task) {
     const index_t kb = task / per_block, n = task % per_block / tiles, tile = task % tiles;
-    narrow_tile(p, slab, n, tile * narrow_pixels<T>, packed + kb * filter_block, bias, accumulate, relu, y, kb);
+    narrow_tile(p, slab, n, tile * narrow_pixels, packed + kb * filter_block, bias, accumulate, relu, y, kb);
   }
 }
 
