@@ -4,6 +4,7 @@
 // by K or C) are hit under AVX2 and AVX-512 alike.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -86,11 +87,15 @@ constexpr double wgrad_tolerance = std::is_same_v<T, float> ? 1e-4 : 1e-11;
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dgrad", "[ops][conv][direct]", float,
-                   double) {
-  using T = TestType;
-  unsigned seed = 7000;
-  for (const conv2d_problem& pb : direct_problems<T>()) {
+namespace {
+
+// Every variant of a problem (one term or a mix of two, with and without bias, on one thread or
+// all) through a kernel's fprop(pb, x, y, spec, threads, relu) and dgrad(pb, dy, dx, spec,
+// threads, assign) against the reference: fprop overwrites y, and rectifies it when asked (the
+// conv → BN → ReLU epilogue); dgrad accumulates into dx, or overwrites it when asked.
+template <class T, class Fprop, class Dgrad>
+void check_fprop_dgrad(const std::vector<conv2d_problem>& problems, unsigned seed, Fprop fprop, Dgrad dgrad) {
+  for (const conv2d_problem& pb : problems) {
     for (const std::vector<T>& coeffs : {std::vector<T>{T(1)}, std::vector<T>{T(0.3), T(0.7)}}) {
       for (bool with_bias : {true, false}) {
         for (bool threads : {false, true}) {
@@ -101,61 +106,44 @@ TEMPLATE_TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dg
           const Tensor<T> x = random_tensor<T>(pb.input_shape(), seed + 10);
           const Tensor<T> dy = random_tensor<T>(pb.output_shape(), seed + 11);
 
-          Tensor<T> y(pb.output_shape(), T(123)), y_ref(pb.output_shape());  // fprop overwrites
-          ops::cpu::conv2d_direct_fprop(pb, x.data(), y.data(), spec, threads);
+          Tensor<T> y(pb.output_shape(), T(123)), y_ref(pb.output_shape());
+          fprop(pb, x.data(), y.data(), spec, threads, false);
           ops::reference::conv2d_fprop(pb, x.data(), y_ref.data(), spec);
           CHECK(max_relative_error(y, y_ref) < tolerance<T>);
 
-          Tensor<T> dx = random_tensor<T>(pb.input_shape(), seed + 12), dx_ref = dx;  // dgrad accumulates
-          ops::cpu::conv2d_direct_dgrad(pb, dy.data(), dx.data(), spec, threads);
-          ops::reference::conv2d_dgrad(pb, dy.data(), dx_ref.data(), spec);
-          CHECK(max_relative_error(dx, dx_ref) < tolerance<T>);
-
-        }
-      }
-    }
-  }
-}
-
-TEMPLATE_TEST_CASE("the narrow-row kernel (channels in the lanes) matches the reference in fprop and dgrad",
-                   "[ops][conv][direct]", float, double) {
-  using T = TestType;
-  unsigned seed = 8000;
-  for (const conv2d_problem& pb : narrow_problems<T>()) {
-    REQUIRE(ops::cpu::narrow_conv_applies<T>(pb));
-    for (const std::vector<T>& coeffs : {std::vector<T>{T(1)}, std::vector<T>{T(0.3), T(0.7)}}) {
-      for (bool with_bias : {true, false}) {
-        for (bool threads : {false, true}) {
-          seed += 20;
-          INFO(pb.str() << " terms=" << coeffs.size() << " bias=" << with_bias << " threads=" << threads);
-          const auto [w, b] = random_parents<T>(pb, coeffs.size(), with_bias, seed);
-          const mixing::spec<T> spec = mixed_spec(pb, w, b, coeffs);
-          const Tensor<T> x = random_tensor<T>(pb.input_shape(), seed + 10);
-          const Tensor<T> dy = random_tensor<T>(pb.output_shape(), seed + 11);
-
-          Tensor<T> y(pb.output_shape(), T(123)), y_ref(pb.output_shape());  // fprop overwrites
-          ops::cpu::conv2d_narrow_fprop(pb, x.data(), y.data(), spec, threads);
-          ops::reference::conv2d_fprop(pb, x.data(), y_ref.data(), spec);
-          CHECK(max_relative_error(y, y_ref) < tolerance<T>);
-
-          Tensor<T> y_relu(pb.output_shape(), T(123));  // the epilogue of conv → BN → ReLU
-          ops::cpu::conv2d_narrow_fprop(pb, x.data(), y_relu.data(), spec, threads, true);
+          Tensor<T> y_relu(pb.output_shape(), T(123));
+          fprop(pb, x.data(), y_relu.data(), spec, threads, true);
           for (index_t i = 0; i < y_ref.numel(); ++i) y_ref.data()[i] = std::max(y_ref.data()[i], T(0));
           CHECK(max_relative_error(y_relu, y_ref) < tolerance<T>);
 
-          Tensor<T> dx = random_tensor<T>(pb.input_shape(), seed + 12), dx_ref = dx;  // dgrad accumulates
-          ops::cpu::conv2d_narrow_dgrad(pb, dy.data(), dx.data(), spec, threads);
+          Tensor<T> dx = random_tensor<T>(pb.input_shape(), seed + 12), dx_ref = dx;
+          dgrad(pb, dy.data(), dx.data(), spec, threads, false);
           ops::reference::conv2d_dgrad(pb, dy.data(), dx_ref.data(), spec);
           CHECK(max_relative_error(dx, dx_ref) < tolerance<T>);
 
-          Tensor<T> dx_assigned(pb.input_shape(), T(123)), dx_fresh(pb.input_shape(), T(0));  // or overwrites
-          ops::cpu::conv2d_narrow_dgrad(pb, dy.data(), dx_assigned.data(), spec, threads, true);
+          Tensor<T> dx_assigned(pb.input_shape(), T(123)), dx_fresh(pb.input_shape(), T(0));
+          dgrad(pb, dy.data(), dx_assigned.data(), spec, threads, true);
           ops::reference::conv2d_dgrad(pb, dy.data(), dx_fresh.data(), spec);
           CHECK(max_relative_error(dx_assigned, dx_fresh) < tolerance<T>);
         }
       }
     }
   }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("direct stride-1 conv2d matches the reference in fprop and dgrad", "[ops][conv][direct]", float,
+                   double) {
+  using T = TestType;
+  check_fprop_dgrad<T>(direct_problems<T>(), 7000, ops::cpu::conv2d_direct_fprop<T>, ops::cpu::conv2d_direct_dgrad<T>);
+}
+
+TEMPLATE_TEST_CASE("the narrow-row kernel (channels in the lanes) matches the reference in fprop and dgrad",
+                   "[ops][conv][direct]", float, double) {
+  using T = TestType;
+  for (const conv2d_problem& pb : narrow_problems<T>()) REQUIRE(ops::cpu::narrow_conv_applies<T>(pb));
+  check_fprop_dgrad<T>(narrow_problems<T>(), 8000, ops::cpu::conv2d_narrow_fprop<T>, ops::cpu::conv2d_narrow_dgrad<T>);
 }
 
 TEMPLATE_TEST_CASE("direct 3x3 wgrad matches the reference, into every parent's weight, bias and coefficient",
