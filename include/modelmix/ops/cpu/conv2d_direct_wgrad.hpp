@@ -9,10 +9,12 @@
 // registers; per pixel it loads tile_kv vectors of dy (from dy transposed per band into
 // [channel block][pixel][channel], so a tile's channels are contiguous) and broadcasts the input
 // values the taps read (straight from the zero-padded slab: the im2col is implicit), one FMA per
-// (tap, vector). The reduction over a band's pixels stays in registers; each thread adds its
-// tiles into a private [C·9][K] partial, and the partials are summed in thread order (a fixed
-// share of bands per thread), so a run is reproducible for a given thread count — the same
-// contract as the GEMM path's wgrad. Why not the dot-product form (vectors along q)? Its
+// (tap, vector). On images of at least wgrad_min_pixels the reduction over a band's pixels
+// stays in registers; each thread adds its tiles into a private [C·9][K] partial, and the
+// partials are summed in thread order (a fixed share of bands per thread), so a run is
+// reproducible for a given thread count — the same contract as the GEMM path's wgrad. Smaller
+// images (the deep levels) run each tile over the whole batch instead (`wgrad_whole_batch`:
+// no partials, sums independent of the thread count). Why not the dot-product form (vectors along q)? Its
 // partial sums are vectors per (k, c, r, s): they cannot stay in registers across a band, and
 // it measured slower than Eigen (docs/benchmarks.md).
 #include <algorithm>
@@ -34,10 +36,12 @@ namespace modelmix::ops::cpu {
 namespace direct {
 
 inline constexpr index_t wgrad_taps = 9;  // 3×3 only: other filters stay on the GEMM path
-// Bands of at least this many output pixels, and images of at least this many: every band adds
+// Bands of at least this many output pixels, on images of at least this many: every band adds
 // its tiles into the thread's [C·9][K] partial (MBs for deep layers), which has to be small
-// beside the band's FMAs; on smaller images Eigen's GEMM over the whole batch measured as fast
-// (AVX-512) or faster (AVX2: 16² and 8² layers, docs/benchmarks.md).
+// beside the band's FMAs. Smaller images go over the whole batch (no partials): 2.0× (16²) and
+// 2.4× (8²) Eigen's GEMM with AVX-512 on Sapphire Rapids; at 32² and up the bands were as fast or
+// faster. (With bands, those small images had lost to Eigen, on AVX2 too; the whole-batch form
+// is not yet measured on an AVX2 machine.)
 inline constexpr index_t wgrad_min_pixels = 1024;
 // A micro-tile is tile_kv vectors of output channels × a group of taps, its accumulators, the
 // tile_kv dy vectors and one broadcast in registers: per pixel tile_kv + taps loads for
@@ -141,9 +145,8 @@ void transpose_band(const plan& p, const T* dy_n, index_t p0, index_t p1, index_
 
 }  // namespace direct
 
-// The problems the direct wgrad takes: the direct kernel's (stride 1, rows at least a vector
-// wide) with a 3×3 filter and an image of at least direct::wgrad_min_pixels, in the builds it
-// was measured in.
+// The problems the direct wgrad takes: the direct or the narrow kernel's with a 3×3 filter, in
+// the builds it was measured in.
 template <class T>
 bool direct_wgrad_applies(const conv2d_problem& pb) {
   return direct::wgrad_measured && (direct_conv_applies<T>(pb) || narrow_conv_applies<T>(pb)) && pb.R == 3 &&
