@@ -303,6 +303,21 @@ std::unique_ptr<T[]> pack_dgrad(const conv2d_problem& pb, const mixing::spec<T>&
   return out;
 }
 
+// Σ c_i·b_i, or null when the spec has no bias.
+template <class T>
+std::unique_ptr<T[]> mixed_bias(const conv2d_problem& pb, const mixing::spec<T>& spec) {
+  if (!spec.has_bias()) return nullptr;
+  std::unique_ptr<T[]> bias(new T[std::size_t(pb.K)]);
+  mixing::weighted_sum(bias.get(), pb.K, spec, &mixing::term<T>::bias);
+  return bias;
+}
+
+// dgrad of a stride-1 convolution as the convolution it is: dy (K channels, P × Q) in, dx out,
+// padding R − 1 − pad.
+inline conv2d_problem dgrad_problem(const conv2d_problem& pb) {
+  return {pb.N, pb.K, pb.P(), pb.Q(), pb.C, pb.R, pb.S, pb.R - 1 - pb.pad_h, pb.S - 1 - pb.pad_w, 1, 1};
+}
+
 }  // namespace direct
 
 // The problems the direct kernel takes: stride 1 (dgrad is then a convolution too), padding
@@ -319,11 +334,7 @@ template <class T>
 void conv2d_direct_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec, bool threads,
                          bool relu = false) {
   const auto packed = direct::pack_fprop(pb, spec, threads);
-  std::unique_ptr<T[]> bias;
-  if (spec.has_bias()) {
-    bias.reset(new T[std::size_t(pb.K)]);
-    mixing::weighted_sum(bias.get(), pb.K, spec, &mixing::term<T>::bias);
-  }
+  const auto bias = direct::mixed_bias(pb, spec);
   direct::convolve(direct::make_plan<T>(pb), x, packed.get(), bias.get(), false, relu, y, threads);
 }
 
@@ -332,9 +343,8 @@ template <class T>
 void conv2d_direct_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec, bool threads,
                          bool assign = false) {
   const auto packed = direct::pack_dgrad(pb, spec, threads);
-  const conv2d_problem back{pb.N, pb.K, pb.P(), pb.Q(), pb.C, pb.R, pb.S, pb.R - 1 - pb.pad_h, pb.S - 1 - pb.pad_w, 1, 1};
-  direct::convolve(direct::make_plan<T>(back), dy, packed.get(), static_cast<const T*>(nullptr), !assign, false,
-                   dx, threads);
+  direct::convolve(direct::make_plan<T>(direct::dgrad_problem(pb)), dy, packed.get(), static_cast<const T*>(nullptr),
+                   !assign, false, dx, threads);
 }
 
 #endif  // MODELMIX_HAS_DIRECT_CONV

@@ -161,11 +161,7 @@ template <class T>
 void conv2d_narrow_fprop(const conv2d_problem& pb, const T* x, T* y, const mixing::spec<T>& spec, bool threads,
                          bool relu = false) {
   const auto packed = direct::pack_fprop<T, direct::narrow_width<T>>(pb, spec, threads);
-  std::unique_ptr<T[]> bias;
-  if (spec.has_bias()) {
-    bias.reset(new T[std::size_t(pb.K)]);
-    mixing::weighted_sum(bias.get(), pb.K, spec, &mixing::term<T>::bias);
-  }
+  const auto bias = direct::mixed_bias(pb, spec);
   direct::convolve_narrow(pb, x, packed.get(), bias.get(), false, relu, y, threads);
 }
 
@@ -174,8 +170,7 @@ template <class T>
 void conv2d_narrow_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec, bool threads,
                          bool assign = false) {
   const auto packed = direct::pack_dgrad<T, direct::narrow_width<T>>(pb, spec, threads);
-  const conv2d_problem back{pb.N, pb.K, pb.P(), pb.Q(), pb.C, pb.R, pb.S, pb.R - 1 - pb.pad_h, pb.S - 1 - pb.pad_w, 1, 1};
-  direct::convolve_narrow(back, dy, packed.get(), static_cast<const T*>(nullptr), !assign, false, dx, threads);
+  direct::convolve_narrow(direct::dgrad_problem(pb), dy, packed.get(), static_cast<const T*>(nullptr), !assign, false, dx, threads);
 }
 
 #endif  // MODELMIX_HAS_DIRECT_CONV
