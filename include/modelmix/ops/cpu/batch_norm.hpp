@@ -1,11 +1,10 @@
 #pragma once
 // Batch normalisation loops of the CPU backend (ops/batch_norm.hpp has the math). One channel
 // per OpenMP iteration; statistics in double.
-#include <bit>
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 
+#include "modelmix/ops/cpu/keep_or_zero.hpp"
 #include "modelmix/ops/cpu/parallel.hpp"
 
 namespace modelmix::ops::cpu {
@@ -77,15 +76,6 @@ void batch_norm2d_forward(const batch_norm_extents& e, const T* px, const T* pg,
 }
 
 namespace detail {
-// `keep ? v : +0` as a bit mask: GCC turns that select inside batch_norm2d_backward's double
-// reduction into a branch and the loop stays scalar (the fused BN + ReLU backward ran 1.7×
-// slower); a multiply by the mask would turn an infinite v into NaN and a negative one into −0.
-template <class T>
-T keep_or_zero(bool keep, T v) {
-  using bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  return std::bit_cast<T>(std::bit_cast<bits>(v) & (bits(0) - bits(keep)));
-}
-
 // One channel of batch_norm2d_backward; Rectified: the forward applied ReLU (see relu_beta).
 template <bool Rectified, class T>
 void batch_norm2d_backward_channel(const batch_norm_extents& e, index_t c, bool training, const T* pgo, const T* px,
