@@ -16,7 +16,7 @@ void dropout_apply(const T* in, T* out, bool accumulate, index_t n, T keep_scale
                    std::uint64_t threshold) {
   // Two loops rather than a branch on `accumulate` inside one, the product formed for every
   // element, the select as a bit mask (keep_or_zero.hpp), the pointers in locals: so GCC
-  // vectorises both loops, the 64-bit hash included (9× at 2²¹ floats under AVX-512,
+  // vectorises both loops, the 64-bit hash included (7.7× at 2²¹ floats under AVX-512,
   // docs/benchmarks.md). It kept the single loop scalar.
   parallel_chunks(n, [=](index_t i0, index_t i1) {
     const T* const src = in;
