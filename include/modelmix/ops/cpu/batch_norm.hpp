@@ -2,7 +2,6 @@
 // Batch normalisation loops of the CPU backend (ops/batch_norm.hpp has the math). One channel
 // per OpenMP iteration; statistics in double.
 #include <cmath>
-#include <cstdint>
 
 #include "modelmix/ops/cpu/keep_or_zero.hpp"
 #include "modelmix/ops/cpu/parallel.hpp"

@@ -170,7 +170,8 @@ template <class T>
 void conv2d_narrow_dgrad(const conv2d_problem& pb, const T* dy, T* dx, const mixing::spec<T>& spec, bool threads,
                          bool assign = false) {
   const auto packed = direct::pack_dgrad<T, direct::narrow_width<T>>(pb, spec, threads);
-  direct::convolve_narrow(direct::dgrad_problem(pb), dy, packed.get(), static_cast<const T*>(nullptr), !assign, false, dx, threads);
+  direct::convolve_narrow(direct::dgrad_problem(pb), dy, packed.get(), static_cast<const T*>(nullptr), !assign, false,
+                          dx, threads);
 }
 
 #endif  // MODELMIX_HAS_DIRECT_CONV
